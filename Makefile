@@ -1,0 +1,48 @@
+# syncd: `make demo` and `make test` work from a fresh clone; each makes or reuses .venv first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "syncd needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create or update the virtualenv (.venv) with syncd and its dev tools
+
+demo: $(STAMP) ## Run syncd end to end: sandbox + embedded PostgreSQL, under a minute
+	$(BIN)/syncd demo
+
+test: $(STAMP) ## Run the whole test suite (unit, integration, acceptance)
+	$(BIN)/pytest
+
+test-unit: $(STAMP) ## Only the unit ring (no I/O)
+	$(BIN)/pytest -m unit
+
+test-integration: $(STAMP) ## Only the integration ring (real PostgreSQL, sandbox over loopback)
+	$(BIN)/pytest -m integration
+
+test-acceptance: $(STAMP) ## Only the acceptance ring (the syncd command as a user runs it)
+	$(BIN)/pytest -m acceptance
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy --strict on syncd/
+	$(BIN)/ruff check syncd tests migrations
+	$(BIN)/ruff format --check syncd tests migrations
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix syncd tests migrations
+	$(BIN)/ruff format syncd tests migrations
+
+clean: ## Remove the virtualenv and caches (not your data dir)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

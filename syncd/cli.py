@@ -1,0 +1,304 @@
+"""The `syncd` command line: parses arguments, loads settings, calls in. No product logic lives here.
+
+Exit codes: 0 success, 1 the job failed, 2 bad usage or bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import structlog
+
+from syncd import __version__
+from syncd.db.embedded import EmbeddedDatabaseError
+from syncd.db.engine import DatabaseUnavailable
+from syncd.db.migrate import SchemaBehind
+from syncd.logs import configure_logging, redactor
+from syncd.settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class UsageError(Exception):
+    """Bad arguments that argparse could not catch; exit 2."""
+
+
+def _common_options(*, as_defaults: bool) -> argparse.ArgumentParser:
+    """Options every command takes, before or after the command name (`syncd db upgrade --data-dir X`)."""
+    # After the command name, SUPPRESS keeps an absent option from hiding one given before it.
+    default = argparse.SUPPRESS if not as_defaults else None
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group(
+        "settings (flags override SYNCD_* variables, which override the config file)"
+    )
+    group.add_argument(
+        "--config", type=Path, metavar="FILE", default=default, help="TOML settings file [SYNCD_CONFIG]"
+    )
+    group.add_argument(
+        "--api-url", metavar="URL", default=default, help="SimplyMeet API base URL [SYNCD_API_URL]"
+    )
+    group.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default,
+        help="PostgreSQL URL; unset: embedded [SYNCD_DATABASE_URL]",
+    )
+    group.add_argument(
+        "--data-dir", type=Path, metavar="DIR", default=default, help="local state [SYNCD_DATA_DIR]"
+    )
+    group.add_argument(
+        "--log-level", metavar="LEVEL", default=default, help="debug, info, warning, error [SYNCD_LOG_LEVEL]"
+    )
+    group.add_argument(
+        "--log-format", metavar="FMT", default=default, help="auto, json, console [SYNCD_LOG_FORMAT]"
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(as_defaults=False)
+    parser = argparse.ArgumentParser(
+        prog="syncd",
+        description="Mirror a SimplyMeet.me account into PostgreSQL and carry local decisions back to it.",
+        parents=[_common_options(as_defaults=True)],
+        epilog="Exit codes: 0 success, 1 the job failed, 2 bad usage or bad settings. "
+        "Run `syncd COMMAND --help` for each command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(
+        group: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        handler: Handler,
+        help_text: str,
+    ) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add(commands, "version", _cmd_version, "Print the syncd version.")
+
+    config = commands.add_parser("config", help="Inspect settings.", description="Inspect settings.")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = add(config_commands, "show", _cmd_config_show, "Print the effective settings, secrets masked.")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    db = commands.add_parser("db", help="Manage the database.", description="Manage the database.")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    add(db_commands, "upgrade", _cmd_db_upgrade, "Apply migrations up to the latest schema.")
+    add(db_commands, "status", _cmd_db_status, "Show where the database schema stands against this code.")
+    psql = add(
+        db_commands, "psql", _cmd_db_psql, "Open psql on the database (starts the embedded one if needed)."
+    )
+    psql.add_argument(
+        "psql_args", nargs=argparse.REMAINDER, help="after --, passed on to psql (-- -c 'SELECT 1')"
+    )
+
+    sandbox = add(commands, "sandbox", _cmd_sandbox, "Run the SimplyMeet API simulator on a loopback port.")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
+    sandbox.add_argument("--api-key", default="sandbox-key", help="X-API-KEY the sandbox accepts")
+    sandbox.add_argument(
+        "--events", type=_non_negative_int, default=200, help="events in the world (default 200)"
+    )
+    sandbox.add_argument("--seed", type=int, default=1, help="seed of the world (default 1)")
+    sandbox.add_argument(
+        "--latency", type=_non_negative_float, default=0.0, metavar="SECONDS", help="added latency"
+    )
+    sandbox.add_argument(
+        "--rate-limit",
+        type=_positive_float,
+        default=None,
+        metavar="PER_SECOND",
+        help="answer 429 beyond this rate",
+    )
+    sandbox.add_argument(
+        "--error-rate", type=_share, default=0.0, metavar="SHARE", help="share of 5xx answers"
+    )
+    sandbox.add_argument(
+        "--drop-rate", type=_share, default=0.0, metavar="SHARE", help="share of dropped connections"
+    )
+    sandbox.add_argument(
+        "--malformed-rate", type=_share, default=0.0, metavar="SHARE", help="share of malformed JSON answers"
+    )
+    sandbox.add_argument(
+        "--admin-token", default=None, help="enables the /_sandbox/ side door with this token"
+    )
+
+    demo = add(commands, "demo", _cmd_demo, "Run syncd end to end against a local sandbox and the database.")
+    demo.add_argument(
+        "--events", type=_non_negative_int, default=300, help="events in the sandbox (default 300)"
+    )
+    demo.add_argument("--seed", type=int, default=1, help="seed of the sandbox world (default 1)")
+    return parser
+
+
+def _number(kind: Callable[[str], Any], check: Callable[[Any], bool], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+_port = _number(int, lambda v: 0 <= v <= 65535, "a port number (0-65535)")
+_non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+_non_negative_float = _number(float, lambda v: v >= 0, "a number >= 0")
+_positive_float = _number(float, lambda v: v > 0, "a number > 0")
+_share = _number(float, lambda v: 0.0 <= v <= 1.0, "a share between 0 and 1")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def _cmd_version(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"syncd {__version__}")
+    return EXIT_OK
+
+
+def _cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
+    shown = settings.masked()
+    if args.json:
+        print(json.dumps(shown, indent=2, default=str))
+        return EXIT_OK
+    width = max(len(name) for name in shown)
+    for name, value in shown.items():
+        print(
+            f"{name:<{width}}  {json.dumps(value, ensure_ascii=False, default=str) if value is not None else '-'}"
+        )
+    return EXIT_OK
+
+
+def _cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.db import migrate
+    from syncd.db.engine import open_database
+
+    with open_database(settings) as database:
+        before, after = migrate.upgrade(database.engine)
+        if before == after:
+            print(f"database {database.target} is up to date (revision {after})")
+        else:
+            print(f"database {database.target} upgraded from {before or 'empty'} to {after}")
+    return EXIT_OK
+
+
+def _cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.db import migrate
+    from syncd.db.engine import open_database
+
+    with open_database(settings) as database:
+        current, head = migrate.current_revision(database.engine), migrate.head_revision()
+        print(f"database  {database.target}")
+        print(f"schema    {current or 'empty'} (this syncd needs {head})")
+        print(f"psql      {database.psql_hint()}")
+    if current != head:
+        print("the schema is behind: run `syncd db upgrade`", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_db_psql(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+    import subprocess
+
+    from syncd.db.engine import open_database
+
+    with open_database(settings) as database:
+        if database.embedded is not None:
+            binary = str(database.embedded.psql_binary)
+        else:
+            found = shutil.which("psql")
+            if found is None:
+                raise UsageError("psql is not on PATH; install the PostgreSQL client")
+            binary = found
+        url = database.url.set(drivername="postgresql")
+        env = dict(os.environ)
+        if url.password:
+            env["PGPASSWORD"] = str(url.password)  # never on the command line, where ps would show it
+        conninfo = url.set(password=None).render_as_string(hide_password=False)
+        # The embedded server must stay up while psql runs, so psql is a child, not an exec.
+        extra = args.psql_args[1:] if args.psql_args[:1] == ["--"] else args.psql_args
+        return subprocess.call([binary, conninfo, *extra], env=env)  # noqa: S603  # our own psql
+
+
+def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.sandbox import Sandbox
+    from syncd.sandbox.server import serve
+
+    sandbox = Sandbox(api_key=args.api_key, events=args.events, seed=args.seed, admin_token=args.admin_token)
+    sandbox.faults.latency_s = args.latency
+    sandbox.faults.rate_limit_per_s = args.rate_limit
+    sandbox.faults.error_rate = args.error_rate
+    sandbox.faults.drop_rate = args.drop_rate
+    sandbox.faults.malformed_rate = args.malformed_rate
+    redactor.add(args.api_key, *(t for t in [args.admin_token] if t))
+    shown_port = args.port if args.port else "(a free port, logged below)"
+    print(
+        f"SimplyMeet sandbox: {args.events} events, seed {args.seed}, on http://{args.host}:{shown_port}/panel/api\n"
+        f"point syncd at it: SYNCD_API_URL=http://{args.host}:{args.port} SYNCD_API_KEY=<the --api-key>\n"
+        "Ctrl-C stops it.",
+        flush=True,
+    )
+    serve(sandbox, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.demo import run_demo
+
+    return run_demo(settings, events=args.events, seed=args.seed)
+
+
+# --- entry point ----------------------------------------------------------------------------------
+
+_SETTING_FLAGS = ("api_url", "database_url", "data_dir", "log_level", "log_format")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
+        settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)
+    except SettingsError as exc:
+        # Logging is not configured yet: settings decide how; say it plainly on stderr.
+        _fail(parser, str(exc))
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets())
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except (SettingsError, UsageError) as exc:
+        _fail(parser, str(exc))
+    except (DatabaseUnavailable, EmbeddedDatabaseError, SchemaBehind) as exc:
+        print(f"syncd: {redactor.redact(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("syncd: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("syncd.crashed", command=args.command)
+        return EXIT_FAILED
+
+
+def _fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    print(f"syncd: error: {redactor.redact(message)}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def run() -> NoReturn:
+    raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""Effective settings: command-line flags over environment over TOML file over defaults.
+
+Every setting has one name used everywhere: the field name here, `SYNCD_<NAME>` in the environment,
+`<name>` in the TOML file and `--<name-with-dashes>` on the command line (where a flag exists).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syncd.db.url import DatabaseUrlError, mask_database_url, normalize_database_url
+
+ENV_PREFIX = "SYNCD_"
+DEFAULT_API_URL = "https://secure.simplymeet.me"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line that names it."""
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/syncd`, else `~/.local/share/syncd` (the XDG base directory default)."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "syncd"
+
+
+class Settings(BaseSettings):
+    """What syncd needs to know to run. Read through `load_settings()`, never built ad hoc."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        # An unknown SYNCD_* variable (e.g. SYNCD_TEST_DATABASE_URL) belongs to someone else: ignore it.
+        env_ignore_empty=True,
+    )
+
+    api_url: str = Field(default=DEFAULT_API_URL, description="Base URL of the SimplyMeet API.")
+    api_key: SecretStr | None = Field(default=None, description="The X-API-KEY; never logged or printed.")
+    api_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the API key (systemd credentials); used when api_key is unset.",
+    )
+    api_paths: dict[str, str] = Field(
+        default_factory=dict, description="Overrides of inferred endpoint paths, by endpoint name."
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql:// or postgresql+psycopg:// URL; unset means the embedded server in data_dir.",
+    )
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where syncd keeps local state.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console on a terminal, JSON lines otherwise."
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lowercase(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or len(value.split("://", 1)[1].strip("/")) == 0:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            return SecretStr(normalize_database_url(value.get_secret_value()))
+        except DatabaseUrlError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        value = value.expanduser()
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value.absolute()
+
+    @field_validator("api_paths")
+    @classmethod
+    def _check_api_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, path in value.items():
+            if not path.startswith("/"):
+                raise ValueError(f"path for {name!r} must start with '/'")
+        return value
+
+    @model_validator(mode="after")
+    def _read_api_key_file(self) -> Settings:
+        if self.api_key is None and self.api_key_file is not None:
+            try:
+                key = self.api_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"api_key_file: cannot read {self.api_key_file}: {exc.strerror}") from None
+            if not key:
+                raise ValueError(f"api_key_file: {self.api_key_file} is empty")
+            object.__setattr__(self, "api_key", SecretStr(key))
+        return self
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    def require_api_key(self) -> str:
+        """The API key, or a SettingsError that says how to provide it."""
+        if self.api_key is None:
+            raise SettingsError(
+                "setting api_key is missing: set SYNCD_API_KEY or SYNCD_API_KEY_FILE (or api_key in the config file)"
+            )
+        return self.api_key.get_secret_value()
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings for display, with every secret masked."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "api_key":
+                shown[name] = mask_secret(value.get_secret_value()) if value is not None else None
+            elif name == "database_url":
+                shown[name] = (
+                    mask_database_url(value.get_secret_value())
+                    if value is not None
+                    else "(embedded PostgreSQL in data_dir)"
+                )
+            elif isinstance(value, Path):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        return shown
+
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in output: the log redactor is fed from here."""
+        found: list[str] = []
+        if self.api_key is not None:
+            found.append(self.api_key.get_secret_value())
+        if self.database_url is not None:
+            from syncd.db.url import database_password
+
+            password = database_password(self.database_url.get_secret_value())
+            if password:
+                found.append(password)
+        return found
+
+
+def mask_secret(value: str) -> str:
+    """Enough to tell two keys apart, never enough to use one: the last 4 characters of a long key."""
+    return f"****{value[-4:]}" if len(value) >= 16 else "****"
+
+
+class _FileSource(InitSettingsSource):
+    """The TOML file's values, lowest priority above the defaults."""
+
+
+def load_settings(*, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build the effective settings; any problem becomes one SettingsError line naming the setting."""
+    if config_file is None and os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        config_file = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
+    file_values = read_config_file(config_file) if config_file is not None else {}
+    flags = {key: value for key, value in (overrides or {}).items() if value is not None}
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _FileSource(settings_cls, file_values))
+
+    try:
+        layered = _Layered(**flags)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, config_file)) from None
+    return Settings.model_construct(**{name: getattr(layered, name) for name in Settings.model_fields})
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(Settings.model_fields)})"
+        )
+    return data
+
+
+def _describe(exc: ValidationError, config_file: Path | None) -> str:
+    """One line for the first error: which setting, where it may come from, what is wrong (never its value)."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a check across fields states its setting in the message
+        return f"invalid setting {message}"
+    name = loc[0]
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {name!r}"
+    where = f"{ENV_PREFIX}{name.upper()}, --{name.replace('_', '-')}"
+    if config_file is not None:
+        where += f" or {name} in {config_file}"
+    detail = "" if len(loc) < 2 else f" ({'.'.join(loc[1:])})"
+    return f"invalid setting {name}{detail} [{where}]: {message}"

@@ -1,0 +1,45 @@
+"""Small helpers shared by the test rings (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CANARY_KEY = "canary-KEY-7c1d9e4b2a"
+
+
+def url_for_env(url: URL) -> str:
+    """A URL string for SYNCD_DATABASE_URL in a subprocess."""
+    return url.render_as_string(hide_password=False)
+
+
+def clean_env(extra: Mapping[str, str] | None = None, *, home: Path | None = None) -> dict[str, str]:
+    """The environment a user's shell would give syncd: no SYNCD_* leaking in from the test run."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SYNCD_")}
+    if home is not None:
+        env["HOME"] = str(home)
+        env.pop("XDG_DATA_HOME", None)
+    env.update(extra or {})
+    return env
+
+
+def run_syncd(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `syncd` command as a user would."""
+    executable = Path(sys.executable).with_name("syncd")
+    return subprocess.run(
+        [str(executable), *args],
+        env=dict(env) if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or REPO_ROOT,
+        check=False,
+    )

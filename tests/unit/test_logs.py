@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+
+from syncd.logs import REDACTED, Redactor, configure_logging
+from tests.helpers import CANARY_KEY
+
+pytestmark = pytest.mark.unit
+
+
+def _configure(stream: io.StringIO, fmt: str = "json") -> None:
+    configure_logging("debug", fmt, stream=stream, secrets=[CANARY_KEY, "dbpassw0rd"])
+
+
+def _fail_with_key(api_key: str) -> None:
+    headers = {"X-API-KEY": api_key}  # a local that a traceback-with-locals would print
+    raise RuntimeError(f"request failed with headers {headers}")
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_canary_key_never_reaches_output(fmt: str) -> None:
+    stream = io.StringIO()
+    _configure(stream, fmt)
+    log = structlog.get_logger("syncd.test")
+    log.info("api.request", api_key=CANARY_KEY, headers={"X-API-KEY": CANARY_KEY}, items=[CANARY_KEY])
+    log.warning(f"message mentioning {CANARY_KEY}")
+    log.info("db.connect", url="postgresql://syncd:dbpassw0rd@db:5432/x")
+    try:
+        _fail_with_key(CANARY_KEY)
+    except RuntimeError:
+        log.exception("api.failed")
+    logging.getLogger("thirdparty").error("stdlib line with key %s", CANARY_KEY)
+    try:
+        _fail_with_key(CANARY_KEY)
+    except RuntimeError:
+        logging.getLogger("thirdparty").exception("stdlib traceback")
+    out = stream.getvalue()
+    assert CANARY_KEY not in out
+    assert "dbpassw0rd" not in out
+    assert REDACTED in out
+    assert "api.failed" in out
+    assert "RuntimeError" in out  # the traceback itself is kept
+    assert "headers = " not in out  # no local variables in tracebacks
+
+
+def test_json_lines_with_dotted_event_names() -> None:
+    stream = io.StringIO()
+    _configure(stream)
+    structlog.get_logger("syncd.sync").info("sync.page_upserted", resource="events", rows=100)
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["event"] == "sync.page_upserted"
+    assert line["resource"] == "events"
+    assert line["rows"] == 100
+    assert line["level"] == "info"
+    assert "timestamp" in line
+
+
+def test_level_filters() -> None:
+    stream = io.StringIO()
+    configure_logging("warning", "json", stream=stream)
+    structlog.get_logger().info("quiet.event")
+    structlog.get_logger().warning("loud.event")
+    assert "quiet.event" not in stream.getvalue()
+    assert "loud.event" in stream.getvalue()
+
+
+def test_redactor_patterns_without_known_secrets() -> None:
+    redactor = Redactor()
+    assert redactor.redact("postgresql://u:pw123456@h/db") == f"postgresql://u:{REDACTED}@h/db"
+    assert redactor.redact("host=h password=pw123456 user=u") == f"host=h password={REDACTED} user=u"
+    assert "abc123456" not in redactor.redact("{'x-api-key': 'abc123456'}")
+    assert redactor.redact("nothing secret here") == "nothing secret here"
+
+
+def test_newlines_in_events_cannot_forge_lines() -> None:
+    stream = io.StringIO()
+    _configure(stream, "console")
+    structlog.get_logger().info("user said\nFAKE LINE")
+    assert len(stream.getvalue().strip().splitlines()) == 1

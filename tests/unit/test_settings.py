@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.settings import DEFAULT_API_URL, SettingsError, load_settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _no_syncd_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "API_URL",
+        "API_KEY",
+        "API_KEY_FILE",
+        "DATABASE_URL",
+        "DATA_DIR",
+        "CONFIG",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    ):
+        monkeypatch.delenv(f"SYNCD_{name}", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "syncd.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.api_url == DEFAULT_API_URL
+    assert settings.api_key is None
+    assert settings.uses_embedded_database
+    assert settings.data_dir == tmp_path / "home" / ".local" / "share" / "syncd"
+    assert settings.log_level == "info"
+
+
+def test_xdg_data_home_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert load_settings().data_dir == tmp_path / "xdg" / "syncd"
+
+
+def test_flags_over_env_over_file_over_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = _toml(tmp_path, 'api_url = "https://file.example"\nlog_level = "warning"\nlog_format = "json"\n')
+    monkeypatch.setenv("SYNCD_API_URL", "https://env.example")
+    monkeypatch.setenv("SYNCD_LOG_LEVEL", "error")
+    settings = load_settings(
+        config_file=config, overrides={"api_url": "https://flag.example", "log_level": None}
+    )
+    assert settings.api_url == "https://flag.example"  # flag beats env and file
+    assert settings.log_level == "error"  # env beats file (the flag was not given)
+    assert settings.log_format == "json"  # file beats default
+
+
+def test_config_file_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYNCD_CONFIG", str(_toml(tmp_path, 'log_level = "debug"\n')))
+    assert load_settings().log_level == "debug"
+
+
+def test_api_paths_table_from_file(tmp_path: Path) -> None:
+    config = _toml(tmp_path, '[api_paths]\n"event.notes" = "/panel/api/event/{id}/notes"\n')
+    assert load_settings(config_file=config).api_paths == {"event.notes": "/panel/api/event/{id}/notes"}
+
+
+def test_api_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("file-key-0123456789\n")
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    assert load_settings().require_api_key() == "file-key-0123456789"
+
+
+def test_api_key_beats_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(tmp_path / "missing"))
+    monkeypatch.setenv("SYNCD_API_KEY", "env-key-0123456789")
+    assert load_settings().require_api_key() == "env-key-0123456789"
+
+
+def test_both_postgres_schemes_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("postgresql://u:p@db:5432/x", "postgresql+psycopg://u:p@db:5432/x", "postgres://u:p@db/x"):
+        monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+        settings = load_settings()
+        assert settings.database_url is not None
+        assert settings.database_url.get_secret_value().startswith("postgresql+psycopg://u:p@db")
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("SYNCD_DATABASE_URL", "mysql://root:hunter2hunter2@db/x", "invalid setting database_url"),
+        ("SYNCD_DATABASE_URL", "postgresql://u:hunter2hunter2@db", "names no database"),
+        ("SYNCD_API_URL", "ftp://example.com", "invalid setting api_url"),
+        ("SYNCD_LOG_LEVEL", "loud", "invalid setting log_level"),
+        ("SYNCD_API_KEY_FILE", "/nonexistent/key", "api_key_file: cannot read /nonexistent/key"),
+    ],
+)
+def test_invalid_settings_are_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "hunter2" not in message  # a bad URL's password is never echoed
+
+
+def test_config_file_problems(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(config_file=tmp_path / "nope.toml")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(config_file=_toml(tmp_path, "api_url = \n"))
+    with pytest.raises(SettingsError, match="unknown setting 'colour'"):
+        load_settings(config_file=_toml(tmp_path, 'colour = "blue"\n'))
+
+
+def test_missing_api_key_says_how_to_set_it() -> None:
+    with pytest.raises(SettingsError, match="SYNCD_API_KEY or SYNCD_API_KEY_FILE"):
+        load_settings().require_api_key()
+
+
+def test_masked_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_KEY", "live-key-abcdefghijkl-WXYZ")
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://syncd:s3cretpassw0rd@db:5432/mirror")
+    shown = repr(load_settings().masked())
+    assert "live-key-abcdefghijkl" not in shown
+    assert "****WXYZ" in shown
+    assert "s3cretpassw0rd" not in shown
+    assert "db:5432/mirror" in shown
+    assert "live-key" not in repr(load_settings())  # pydantic's SecretStr masks the repr too
