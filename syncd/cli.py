@@ -20,7 +20,7 @@ from syncd.db.embedded import EmbeddedDatabaseError
 from syncd.db.engine import DatabaseUnavailable
 from syncd.db.migrate import SchemaBehind
 from syncd.logs import configure_logging, redactor
-from syncd.settings import Settings, SettingsError, load_settings
+from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add(commands, "version", _cmd_version, "Print the syncd version.")
+    add(commands, "check", _cmd_check, "Check the settings, the database and the API key, one line each.")
 
     config = commands.add_parser("config", help="Inspect settings.", description="Inspect settings.")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -171,6 +172,48 @@ def _cmd_version(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.api import ApiClient, ApiError
+    from syncd.db import migrate
+    from syncd.db.engine import open_database
+
+    failures = 0
+
+    def report(what: str, ok: bool, detail: str) -> None:
+        nonlocal failures
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'}  {what:<9} {redactor.redact(detail)}", flush=True)
+
+    report("settings", True, f"api_url {settings.api_url}, data_dir {settings.data_dir}")
+    try:
+        with open_database(settings) as database:
+            current, head = migrate.current_revision(database.engine), migrate.head_revision()
+            if current == head:
+                report("database", True, f"{database.target}, schema at {current}")
+            else:
+                report(
+                    "database",
+                    False,
+                    f"{database.target}: schema at {current or 'empty'}, needs {head}: run `syncd db upgrade`",
+                )
+    except (DatabaseUnavailable, EmbeddedDatabaseError) as exc:
+        report("database", False, str(exc))
+    try:
+        key = settings.require_api_key()
+    except SettingsError as exc:
+        report("api", False, str(exc))
+    else:
+        try:
+            with ApiClient(settings.api_url, key, paths=settings.api_paths, max_attempts=2) as client:
+                user = client.current_user()
+            report("api", True, f"{settings.api_url}: the key works (current user id {user.get('id')})")
+        except ApiError as exc:
+            report("api", False, f"{settings.api_url}: {exc}")
+        except ValueError as exc:
+            report("api", False, str(exc))
+    return EXIT_FAILED if failures else EXIT_OK
+
+
 def _cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
     shown = settings.masked()
     if args.json:
@@ -240,21 +283,28 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.sandbox import Sandbox
     from syncd.sandbox.server import serve
 
-    sandbox = Sandbox(api_key=args.api_key, events=args.events, seed=args.seed, admin_token=args.admin_token)
-    sandbox.faults.latency_s = args.latency
-    sandbox.faults.rate_limit_per_s = args.rate_limit
-    sandbox.faults.error_rate = args.error_rate
-    sandbox.faults.drop_rate = args.drop_rate
-    sandbox.faults.malformed_rate = args.malformed_rate
-    redactor.add(args.api_key, *(t for t in [args.admin_token] if t))
-    shown_port = args.port if args.port else "(a free port, logged below)"
-    print(
-        f"SimplyMeet sandbox: {args.events} events, seed {args.seed}, on http://{args.host}:{shown_port}/panel/api\n"
-        f"point syncd at it: SYNCD_API_URL=http://{args.host}:{args.port} SYNCD_API_KEY=<the --api-key>\n"
-        "Ctrl-C stops it.",
-        flush=True,
+    sandbox = Sandbox(
+        api_key=args.api_key,
+        events=args.events,
+        seed=args.seed,
+        admin_token=args.admin_token,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        error_rate=args.error_rate,
+        drop_rate=args.drop_rate,
+        malformed_rate=args.malformed_rate,
     )
-    serve(sandbox, host=args.host, port=args.port)
+    redactor.add(args.api_key, *(t for t in [args.admin_token] if t))
+
+    def announce(base_url: str) -> None:
+        print(
+            f"SimplyMeet sandbox: {args.events} events, seed {args.seed}, at {base_url}/panel/api\n"
+            f"point syncd at it: SYNCD_API_URL={base_url} SYNCD_API_KEY=<the --api-key>\n"
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+
+    serve(sandbox, host=args.host, port=args.port, on_listening=announce)
     return EXIT_OK
 
 
@@ -266,14 +316,12 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- entry point ----------------------------------------------------------------------------------
 
-_SETTING_FLAGS = ("api_url", "database_url", "data_dir", "log_level", "log_format")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
+        overrides = {name: getattr(args, name, None) for name in FLAG_SETTINGS}
         settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)
     except SettingsError as exc:
         # Logging is not configured yet: settings decide how; say it plainly on stderr.

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+import stamina
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -121,11 +122,11 @@ def configure_logging(
     ):
         logging.getLogger(name).setLevel(max(floor, _LEVELS[level]))
 
+    # stamina logs each retry as well; our client's `api.retry` line already says it, with context.
+    stamina.instrumentation.set_on_retry_hooks([])
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         cache_logger_on_first_use=False,
     )
-
-

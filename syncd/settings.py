@@ -21,6 +21,10 @@ ENV_PREFIX = "SYNCD_"
 DEFAULT_API_URL = "https://secure.simplymeet.me"
 
 
+# Settings that also have a command-line flag (secrets never do: `ps` would show them).
+FLAG_SETTINGS = frozenset({"api_url", "database_url", "data_dir", "log_level", "log_format"})
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message is one line that names it."""
 
@@ -95,9 +99,9 @@ class Settings(BaseSettings):
     @field_validator("api_paths")
     @classmethod
     def _check_api_paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, path in value.items():
-            if not path.startswith("/"):
-                raise ValueError(f"path for {name!r} must start with '/'")
+        from syncd.api.endpoints import resolve_paths
+
+        resolve_paths(value)  # unknown endpoint names and wrong placeholders fail at load, not mid-sync
         return value
 
     @model_validator(mode="after")
@@ -221,7 +225,7 @@ def _describe(exc: ValidationError, config_file: Path | None) -> str:
     name = loc[0]
     if error["type"] == "extra_forbidden":
         return f"unknown setting {name!r}"
-    where = f"{ENV_PREFIX}{name.upper()}, --{name.replace('_', '-')}"
+    where = f"{ENV_PREFIX}{name.upper()}" + (f", --{name.replace('_', '-')}" if name in FLAG_SETTINGS else "")
     if config_file is not None:
         where += f" or {name} in {config_file}"
     detail = "" if len(loc) < 2 else f" ({'.'.join(loc[1:])})"

@@ -7,8 +7,11 @@ from), else an embedded server in a temporary directory. `.ci/run` runs the suit
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from syncd.db import migrate
-from syncd.db.embedded import start_embedded
+from syncd.db.embedded import start_embedded, stop_embedded
 from syncd.db.engine import make_engine
 from syncd.db.url import parse_database_url
 
@@ -40,13 +43,18 @@ def _reset_structlog() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> URL:
+def pg_admin_url() -> Iterator[URL]:
     """A URL on the test server with rights to create databases."""
     configured = os.environ.get("SYNCD_TEST_DATABASE_URL")
     if configured:
-        return parse_database_url(configured)
-    server = start_embedded(tmp_path_factory.mktemp("embedded-pg"))
-    return server.url(database="postgres")
+        yield parse_database_url(configured)
+        return
+    # Not under pytest's basetemp: a concurrent pytest run prunes old basetemps, server and all.
+    data_dir = Path(tempfile.mkdtemp(prefix="syncd-test-pg-"))
+    server = start_embedded(data_dir)
+    yield server.url(database="postgres")
+    stop_embedded(server)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _libpq(url: URL) -> str:

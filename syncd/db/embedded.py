@@ -7,11 +7,10 @@ processes that died without saying goodbye (kill -9), so a crash never keeps the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ class EmbeddedServer:
     pgdata: Path
     socket_dir: Path
     psql_binary: Path
+    handle: Any = field(repr=False, compare=False, default=None)  # the library's server object
 
     def url(self, database: str = DATABASE_NAME) -> URL:
         return URL.create(
@@ -98,6 +98,7 @@ def start_embedded(data_dir: Path) -> EmbeddedServer:
         pgdata=pgdata,
         socket_dir=Path(info.socket_dir),
         psql_binary=Path(library.__file__).parent / "pginstall" / "bin" / "psql",
+        handle=server,
     )
     _ensure_database(embedded)
     log.debug("db.embedded_started", pgdata=str(pgdata), socket_dir=str(embedded.socket_dir))
@@ -110,8 +111,15 @@ def _ensure_database(embedded: EmbeddedServer) -> None:
 
     conninfo = f"host={embedded.socket_dir} user=postgres dbname=postgres"
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        # Two syncd processes starting together would race to create it: one at a time.
+        conn.execute("SELECT pg_advisory_lock(hashtext('syncd.create_database'))")
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
         if exists is None:
-            # Another syncd process may create it at the same moment.
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+        conn.execute("SELECT pg_advisory_unlock(hashtext('syncd.create_database'))")
+
+
+def stop_embedded(server: EmbeddedServer) -> None:
+    """Leave the server now rather than at exit; it stops if no other process uses it."""
+    if server.handle is not None:
+        server.handle.cleanup()

@@ -134,3 +134,10 @@ def test_masked_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cretpassw0rd" not in shown
     assert "db:5432/mirror" in shown
     assert "live-key" not in repr(load_settings())  # pydantic's SecretStr masks the repr too
+
+
+def test_api_paths_are_checked_against_the_endpoint_table(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"unknown endpoint 'event\.nots'"):
+        load_settings(config_file=_toml(tmp_path, '[api_paths]\n"event.nots" = "/panel/api/x/{id}"\n'))
+    with pytest.raises(SettingsError, match="lacks placeholder"):
+        load_settings(config_file=_toml(tmp_path, '[api_paths]\n"event.notes" = "/panel/api/notes"\n'))

@@ -59,6 +59,7 @@ def test_shared_by_processes_and_stopped_by_the_last(tmp_path: Path) -> None:
         for child in (first, second):
             if child.poll() is None:
                 child.kill()
+            child.communicate()
 
 
 def test_a_killed_user_does_not_keep_the_server_forever(tmp_path: Path) -> None:
@@ -67,7 +68,7 @@ def test_a_killed_user_does_not_keep_the_server_forever(tmp_path: Path) -> None:
     assert killed.stdout is not None
     socket_dir = killed.stdout.readline().strip()
     killed.kill()
-    killed.wait()
+    killed.communicate()
     survivor = _child(data_dir)
     assert survivor.stdout is not None
     assert survivor.stdout.readline().strip() == socket_dir  # reused the running server
