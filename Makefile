@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench clean
+.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench schema-doc clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy --strict on syncd/
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix syncd tests migrations
 	$(BIN)/ruff format syncd tests migrations
+
+schema-doc: $(STAMP) ## Regenerate docs/schema.md from the MetaData
+	$(BIN)/python -m syncd.db.schema_doc > docs/schema.md
 
 clean: ## Remove the virtualenv and caches (not your data dir)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--admin-token", default=None, help="enables the /_sandbox/ side door with this token"
     )
 
+    sync = add(commands, "sync", _cmd_sync, "Sync the mirror once (incremental where it can), then exit.")
+    sync.add_argument(
+        "resources", nargs="*", metavar="RESOURCE", help="resources to sync (default: all, in order)"
+    )
+    sync.add_argument(
+        "--full", action="store_true", help="read everything and mark what is gone upstream as deleted"
+    )
+    add(commands, "status", _cmd_status, "Show per resource: last success, its age, rows, last run.")
+
     demo = add(commands, "demo", _cmd_demo, "Run syncd end to end against a local sandbox and the database.")
     demo.add_argument(
         "--events", type=_non_negative_int, default=300, help="events in the sandbox (default 300)"
@@ -173,7 +182,7 @@ def _cmd_version(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.api import ApiClient, ApiError
+    from syncd.api import ApiError
     from syncd.db import migrate
     from syncd.db.engine import open_database
 
@@ -204,7 +213,7 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         report("api", False, str(exc))
     else:
         try:
-            with ApiClient(settings.api_url, key, paths=settings.api_paths, max_attempts=2) as client:
+            with settings.api_client(api_key=key, max_attempts=2) as client:
                 user = client.current_user()
             report("api", True, f"{settings.api_url}: the key works (current user id {user.get('id')})")
         except ApiError as exc:
@@ -305,6 +314,56 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     serve(sandbox, host=args.host, port=args.port, on_listening=announce)
+    return EXIT_OK
+
+
+def _resources(names: Sequence[str]) -> list[Any]:
+    from syncd.resources import SYNCED
+
+    known = {r.name: r for r in SYNCED}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UsageError(f"unknown resource {unknown[0]!r} (known: {', '.join(known)})")
+    # Sync order is declaration order (parents first), whatever order they were named in.
+    return [r for r in SYNCED if r.name in names] if names else list(SYNCED)
+
+
+def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.db import migrate
+    from syncd.db.engine import open_database
+    from syncd.report import LogProgress, TerminalProgress, summary_table
+    from syncd.sync import sync, sync_options
+
+    resources = _resources(args.resources)
+    key = settings.require_api_key()
+    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else LogProgress()
+    with open_database(settings) as database:
+        migrate.require_current(database.engine)
+        with settings.api_client(api_key=key) as client:
+            summary = sync(
+                database.engine,
+                client,
+                resources,
+                full=args.full,
+                options=sync_options(settings),
+                progress=progress,
+            )
+    print(summary_table(summary))
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    from syncd.db import migrate
+    from syncd.db.engine import open_database
+    from syncd.report import status_table
+    from syncd.sync import status
+
+    with open_database(settings) as database:
+        migrate.require_current(database.engine)
+        statuses = status(database.engine)
+    print(status_table(statuses, dt.datetime.now(dt.UTC)))
     return EXIT_OK
 
 

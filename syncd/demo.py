@@ -1,4 +1,4 @@
-"""`syncd demo`: everything that exists, end to end, against a local sandbox and the configured database.
+"""`syncd demo`: a real full sync from a local sandbox into the configured database, then how to look.
 
 It needs no settings: the sandbox runs on a free loopback port with a one-off key, and the database
 is the embedded one unless `database_url` says otherwise.
@@ -8,56 +8,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 
-from syncd.api import ApiClient
 from syncd.db import migrate
 from syncd.db.engine import open_database
 from syncd.logs import redactor
+from syncd.report import summary_table
 from syncd.settings import Settings
+from syncd.sync import sync, sync_options
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class Tally:
-    what: str
-    count: int
-    requests: int
-
-
-def _walk_account(client: ApiClient) -> list[Tally]:
-    """Read every readable object once, as the mirror will, and count what came back."""
-    tallies: list[Tally] = []
-
-    def paged(what: str, endpoint: str) -> None:
-        count = requests = 0
-        for page in client.iter_pages(endpoint, on_page=100):
-            count += len(page.items)
-            requests += 1
-        tallies.append(Tally(what, count, requests))
-
-    def single(what: str, read: Callable[[], object]) -> None:
-        answer = read()
-        count = len(answer) if isinstance(answer, list) else 1
-        tallies.append(Tally(what, count, 1))
-
-    paged("events", "event.list")
-    paged("event types", "event_type.list")
-    paged("polls", "poll.list")
-    single("users", client.list_users)
-    single("user event type tags", client.user_event_type_tags)
-    single("ACL rules", client.acl_rules)
-    single("organization cancellation policy", lambda: client.cancellation_policy("organization"))
-    single("user cancellation policy", lambda: client.cancellation_policy("user"))
-    integrations = client.integrations()
-    tallies.append(
-        Tally("integrations", sum(len(v) for v in integrations.values() if isinstance(v, list)), 1)
-    )
-    return tallies
 
 
 def run_demo(settings: Settings, *, events: int, seed: int) -> int:
@@ -75,15 +36,14 @@ def run_demo(settings: Settings, *, events: int, seed: int) -> int:
         print(f"2. database: {database.target}{' (embedded)' if database.embedded else ''}")
         before, after = migrate.upgrade(database.engine)
         print(f"   schema at {after}" + ("" if before == after else f" (upgraded from {before or 'empty'})"))
-        print("3. reading the whole account through the API client")
-        with ApiClient(base_url, key) as client:
-            tallies = _walk_account(client)
-        width = max(len(t.what) for t in tallies)
-        for tally in tallies:
-            print(
-                f"   {tally.what:<{width}}  {tally.count:>6}  ({tally.requests} request{'s' * (tally.requests != 1)})"
-            )
+        print("3. a full sync of every resource into the mirror (schema simplymeet)")
+        # The sandbox is ours and local: no politeness limit needed.
+        with settings.api_client(base_url=base_url, api_key=key, rate_limit_per_s=None) as client:
+            summary = sync(database.engine, client, full=True, options=sync_options(settings))
+        print("   " + summary_table(summary).replace("\n", "\n   "))
         print(f"done in {time.monotonic() - started:.1f} s.")
-        print("The mirror tables arrive with `syncd sync` (next release). To look at the database now:")
-        print("   syncd db psql" + ("" if database.embedded else f"    or    {database.psql_hint()}"))
-    return 0
+        print("Query the mirror with psql (same settings as this command), for example:")
+        print("   syncd db psql -- -c 'SELECT state, count(*) FROM simplymeet.events GROUP BY 1'")
+        print("   syncd db psql -- -c 'SELECT resource, status, inserted, finished_at FROM syncd.sync_runs'")
+        print("   syncd status")
+    return 0 if summary.ok else 1

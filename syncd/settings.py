@@ -10,12 +10,15 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syncd.db.url import DatabaseUrlError, mask_database_url, normalize_database_url
+
+if TYPE_CHECKING:
+    from syncd.api import ApiClient
 
 ENV_PREFIX = "SYNCD_"
 DEFAULT_API_URL = "https://secure.simplymeet.me"
@@ -64,6 +67,22 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a terminal, JSON lines otherwise."
+    )
+    availability_days: int = Field(
+        default=14, ge=1, le=366, description="Days of event type availability mirrored, from today."
+    )
+    api_rate_limit_per_s: float | None = Field(
+        default=5.0,
+        gt=0,
+        description="Most requests per second syncd sends to the API (retries included); unset = no limit.",
+    )
+    api_page_concurrency: int = Field(
+        default=4, ge=1, le=32, description="Pages of one list fetched at once when the page count is known."
+    )
+    incremental_overlap_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="An incremental sync re-reads changes this many seconds older than its high-water mark.",
     )
 
     @field_validator("log_level", "log_format", mode="before")
@@ -119,6 +138,20 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    def api_client(
+        self, *, base_url: str | None = None, api_key: str | None = None, **overrides: Any
+    ) -> ApiClient:
+        """The API client these settings describe (a sandbox or a test may replace the URL and key)."""
+        from syncd.api import ApiClient
+
+        options: dict[str, Any] = {
+            "paths": self.api_paths,
+            "rate_limit_per_s": self.api_rate_limit_per_s,
+            "page_concurrency": self.api_page_concurrency,
+            **overrides,
+        }
+        return ApiClient(base_url or self.api_url, api_key or self.require_api_key(), **options)
 
     def require_api_key(self) -> str:
         """The API key, or a SettingsError that says how to provide it."""

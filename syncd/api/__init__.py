@@ -5,7 +5,15 @@ Nothing else in syncd speaks raw HTTP to SimplyMeet.
 
 from __future__ import annotations
 
-from syncd.api.client import DEFAULT_USER_AGENT, ApiClient, OnResponse, parse_retry_after
+from syncd.api.client import (
+    DEFAULT_PAGE_CONCURRENCY,
+    DEFAULT_USER_AGENT,
+    MAX_PAGE_CONCURRENCY,
+    ApiClient,
+    OnResponse,
+    parse_retry_after,
+)
+from syncd.api.dates import format_api_datetime, parse_api_date, parse_api_datetime
 from syncd.api.endpoints import ENDPOINTS, Answer, Endpoint, PathSource, resolve_paths
 from syncd.api.errors import (
     ApiAuthError,
@@ -17,10 +25,14 @@ from syncd.api.errors import (
 )
 from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker
 from syncd.api.query import build_query_string, encode_query
+from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
 
 __all__ = [
+    "DEFAULT_PAGE_CONCURRENCY",
+    "DEFAULT_RATE_LIMIT_PER_S",
     "DEFAULT_USER_AGENT",
     "ENDPOINTS",
+    "MAX_PAGE_CONCURRENCY",
     "Answer",
     "ApiAuthError",
     "ApiClient",
@@ -36,8 +48,12 @@ __all__ = [
     "PageMeta",
     "PageWalker",
     "PathSource",
+    "RequestRateLimit",
     "build_query_string",
     "encode_query",
+    "format_api_datetime",
+    "parse_api_date",
+    "parse_api_datetime",
     "parse_retry_after",
     "resolve_paths",
 ]

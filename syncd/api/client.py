@@ -6,15 +6,21 @@ server's `Retry-After`. Reads retry by default; writes do not, because a write w
 lost is *in doubt*: it may have taken effect, and repeating it could cancel, invite or notify
 twice. The write-back engine settles those by reading back, and passes `retry=True` only where a
 repeat is harmless.
+
+Every attempt, retries and concurrent page fetches included, first takes a slot from the client's
+request-rate limit, so the account's budget is spent by one bucket, not one per thread.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import email.utils
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import quote
@@ -37,6 +43,7 @@ from syncd.api.errors import (
 )
 from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker, PagingLoop
 from syncd.api.query import encode_query
+from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +53,9 @@ RETRY_AFTER_CAP_S = 60.0
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
 BACKOFF_JITTER_S = 1.0
+DEFAULT_PAGE_CONCURRENCY = 4
+# More parallel page reads than this would hammer the account, not speed a sync up.
+MAX_PAGE_CONCURRENCY = 32
 
 OnResponse = Callable[[str, int | None, float], None]
 CancellationPolicyKind = Literal["organization", "user"]
@@ -100,13 +110,26 @@ class ApiClient:
         max_attempts: int = 5,
         user_agent: str = DEFAULT_USER_AGENT,
         on_response: OnResponse | None = None,
+        rate_limit_per_s: float | RequestRateLimit | None = DEFAULT_RATE_LIMIT_PER_S,
+        page_concurrency: int = DEFAULT_PAGE_CONCURRENCY,
     ) -> None:
+        """`rate_limit_per_s`: requests a second for every call of this client (None: no limit); pass a
+        `RequestRateLimit` to share one bucket between clients of the same account.
+        `page_concurrency`: how many pages `iter_pages_concurrent` reads at once by default.
+        `on_response` is called from page-fetch threads too, so it must be thread-safe.
+        """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
         if not api_key:
             raise ValueError("api_key is empty")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
+        self.page_concurrency = _check_concurrency(page_concurrency)
+        self.rate_limit: RequestRateLimit | None = (
+            rate_limit_per_s
+            if rate_limit_per_s is None or isinstance(rate_limit_per_s, RequestRateLimit)
+            else RequestRateLimit(rate_limit_per_s)
+        )
         self.endpoints: Mapping[str, Endpoint] = resolve_paths(paths)
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -121,6 +144,8 @@ class ApiClient:
             headers={"Accept": "application/json", "User-Agent": user_agent},
             timeout=timeout,
             transport=transport,
+            # Enough kept-alive connections for the most concurrent page reads (httpx.Client is thread-safe).
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=MAX_PAGE_CONCURRENCY),
             follow_redirects=False,  # a redirect would be a login page or a moved API, not an answer
         )
 
@@ -382,12 +407,82 @@ class ApiClient:
         number: int | None = walker.page
         while number is not None:
             page = self.get_page(endpoint, params, number, on_page)
-            try:
-                number = walker.advance(page)
-            except PagingLoop as exc:
-                spec = self.endpoints[endpoint]
-                raise ApiPagingError(None, str(exc), endpoint, spec.method, spec.path) from None
+            number = self._advance(walker, endpoint, page)
             yield page
+
+    def iter_pages_concurrent(
+        self,
+        endpoint: str,
+        params: Mapping[str, object] | None = None,
+        on_page: int = 100,
+        *,
+        concurrency: int | None = None,
+        start_page: int = 1,
+        max_pages: int | None = None,
+    ) -> Generator[Page, None, None]:
+        """The pages of `iter_pages`, in the same order and under the same loop checks, read ahead in parallel.
+
+        The first page is read alone to learn `meta.pagesCount`; the next ones are then fetched by
+        up to `concurrency` threads (default: the client's `page_concurrency`), never more than
+        `concurrency` pages in flight or waiting, so memory stays flat however long the list. A
+        list without a page count (a bare array) is read one page at a time. A page that fails
+        after its retries raises here, at its place in the order. Closing the iterator early
+        cancels the pages not yet started and waits for those under way.
+        """
+        concurrency = self.page_concurrency if concurrency is None else _check_concurrency(concurrency)
+        walker = PageWalker(on_page, start_page=start_page, max_pages=max_pages)
+        first = self.get_page(endpoint, params, walker.page, on_page)
+        number = self._advance(walker, endpoint, first)
+        yield first
+        if number is None:
+            return
+        known = first.meta.pages_count if first.meta is not None else None
+        if known is None or concurrency == 1:
+            while number is not None:
+                page = self.get_page(endpoint, params, number, on_page)
+                number = self._advance(walker, endpoint, page)
+                yield page
+            return
+
+        log.debug("api.pages_concurrent", endpoint=endpoint, pages_count=known, concurrency=concurrency)
+        window: deque[tuple[int, Future[Page]]] = deque()
+        submitted = number - 1
+
+        def top_up(pool: ThreadPoolExecutor, wanted: int, known: int) -> None:
+            # Up to the latest pagesCount (it may grow or shrink mid-pass), always including `wanted`.
+            nonlocal submitted
+            while len(window) < concurrency and submitted < max(known, wanted):
+                submitted += 1
+                # A copy per page: the caller's bound log context reaches the fetching thread.
+                context = contextvars.copy_context()
+                window.append(
+                    (submitted, pool.submit(context.run, self.get_page, endpoint, params, submitted, on_page))
+                )
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="syncd-pages") as pool:
+            try:
+                top_up(pool, number, known)
+                while number is not None:
+                    wanted, future = window.popleft()
+                    assert wanted == number, "the window holds consecutive pages from the walker's next"
+                    page = future.result()
+                    number = self._advance(walker, endpoint, page)
+                    if page.meta is not None and page.meta.pages_count is not None:
+                        known = page.meta.pages_count
+                    if number is not None:
+                        top_up(pool, number, known)  # before yielding: fetching overlaps the caller's work
+                    yield page
+            finally:
+                # Pages read past the end, or no longer wanted: cancel what has not started.
+                for _, pending in window:
+                    pending.cancel()
+
+    def _advance(self, walker: PageWalker, endpoint: str, page: Page) -> int | None:
+        try:
+            return walker.advance(page)
+        except PagingLoop as exc:
+            spec = self.endpoints[endpoint]
+            raise ApiPagingError(None, str(exc), endpoint, spec.method, spec.path) from None
 
     # ------------------------------------------------------------------ the one way out
 
@@ -450,6 +545,10 @@ class ApiClient:
         request = self._http.build_request(
             spec.method, path, params=tuple(query) if query else None, json=body
         )
+        if self.rate_limit is not None:
+            waited = self.rate_limit.acquire()
+            if waited > 0.0:
+                log.debug("api.rate_limited", endpoint=spec.name, waited_ms=round(waited * 1000, 1))
         started = time.perf_counter()
         try:
             response = self._http.send(request)
@@ -495,7 +594,7 @@ class ApiClient:
                 spec,
                 path,
                 response.status_code,
-                f"answer is not valid JSON: {_excerpt(response.text) or '(empty body)'}",
+                f"answer is not valid JSON: {_excerpt(self._redact(response.text)) or '(empty body)'}",
             ) from None
         if spec.answer is Answer.OBJECT and not isinstance(data, dict):
             raise self._error(
@@ -521,7 +620,7 @@ class ApiClient:
 
     def _status_error(self, spec: Endpoint, path: str, response: httpx.Response) -> ApiError:
         status = response.status_code
-        message = _error_message(response)
+        message = _error_message(response, self._redact)
         if status in (401, 403):
             return self._error(ApiAuthError, spec, path, status, message)
         if status == 404:
@@ -543,7 +642,7 @@ class ApiClient:
         return self._error(ApiError, spec, path, status, f"unexpected answer; Location: {location}")
 
     def _transport_error(self, spec: Endpoint, path: str, exc: httpx.TransportError) -> ApiError:
-        message = f"{type(exc).__name__}: {_excerpt(str(exc)) or 'no detail'}"
+        message = f"{type(exc).__name__}: {_excerpt(self._redact(str(exc))) or 'no detail'}"
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
             return self._error(ApiError, spec, path, None, message)  # our own mistake; a retry repeats it
         # Refused or never connected: the request never left, so even a write is not in doubt.
@@ -594,6 +693,12 @@ class ApiClient:
         return items
 
 
+def _check_concurrency(value: int) -> int:
+    if isinstance(value, bool) or not 1 <= value <= MAX_PAGE_CONCURRENCY:
+        raise ValueError(f"page concurrency must be within 1..{MAX_PAGE_CONCURRENCY}, not {value!r}")
+    return value
+
+
 def _fill(spec: Endpoint, params: Mapping[str, int | str]) -> str:
     given, wanted = set(params), set(spec.placeholders)
     if given != wanted:
@@ -634,8 +739,11 @@ def _request_datetime(field: str, value: str) -> str:
     return value
 
 
-def _error_message(response: httpx.Response) -> str:
-    """The reason a failed answer gives: a JSON `message` or `error`, else the start of the body."""
+def _error_message(response: httpx.Response, redact: Callable[[str], str]) -> str:
+    """The reason a failed answer gives: a JSON `message` or `error`, else the start of the body.
+
+    Redacted before it is cut short: a key cut in half would no longer match the redaction.
+    """
     try:
         data = json.loads(response.content)
     except ValueError:
@@ -647,10 +755,10 @@ def _error_message(response: httpx.Response) -> str:
                 value = value.get("message", value)
             if isinstance(value, str):
                 if value.strip():
-                    return _excerpt(value)
+                    return _excerpt(redact(value))
             elif value is not None and not isinstance(value, bool):
-                return _excerpt(json.dumps(value, ensure_ascii=False))
-    return _excerpt(response.text) or response.reason_phrase or "(empty body)"
+                return _excerpt(redact(json.dumps(value, ensure_ascii=False)))
+    return _excerpt(redact(response.text)) or response.reason_phrase or "(empty body)"
 
 
 def _excerpt(text: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from syncd.db import (
+    mirror,  # noqa: F401  # the mirror tables
+    state,  # noqa: F401  # the sync engine's runs, cursors, seen keys, rejected objects
+)
 from syncd.db.schema import metadata
 
 __all__ = ["metadata"]

@@ -83,6 +83,6 @@ def test_check_without_a_key_says_how_to_set_one(tmp_path: Path, database_url: U
 def test_demo_with_no_settings_at_all(tmp_path: Path) -> None:
     result = run_syncd("demo", "--events", "150", env=clean_env(home=tmp_path), timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"events\s+150\s+\(2 requests\)", result.stdout), result.stdout
+    assert re.search(r"events\s+full\s+succeeded\s+2\s+150\s", result.stdout), result.stdout
     assert "syncd db psql" in result.stdout
     assert "Traceback" not in result.stderr

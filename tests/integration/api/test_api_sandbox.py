@@ -69,6 +69,7 @@ def test_every_read_endpoint_works(sandbox: Sandbox) -> None:
         API_KEY,
         transport=sandbox.transport(),
         on_response=lambda name, status, _: called.update([name]),
+        rate_limit_per_s=None,
     ) as client:
         events = _all_events(client)
         event = client.get_event(events[0]["id"])
@@ -146,7 +147,9 @@ def test_reads_survive_faults(sandbox: Sandbox) -> None:
     sandbox.faults.error_rate = 0.2
     sandbox.faults.drop_rate = 0.1
     sandbox.faults.malformed_rate = 0.1
-    with ApiClient(BASE_URL, API_KEY, transport=sandbox.transport(), max_attempts=20) as client:
+    with ApiClient(
+        BASE_URL, API_KEY, transport=sandbox.transport(), max_attempts=20, rate_limit_per_s=None
+    ) as client:
         ids = [e["id"] for e in _all_events(client)]
     assert len(set(ids)) == EVENTS
 
@@ -170,7 +173,9 @@ def test_rate_limit_is_waited_out(sandbox: Sandbox) -> None:
     sandbox.faults.rate_limit_per_s = 20
     with (
         stamina.set_testing(False),  # honour the sandbox's Retry-After for real
-        ApiClient(BASE_URL, API_KEY, transport=sandbox.transport(), max_attempts=10) as client,
+        ApiClient(
+            BASE_URL, API_KEY, transport=sandbox.transport(), max_attempts=10, rate_limit_per_s=None
+        ) as client,
     ):
         for _ in range(40):
             client.current_user()
@@ -178,7 +183,10 @@ def test_rate_limit_is_waited_out(sandbox: Sandbox) -> None:
 
 
 def test_over_real_loopback(sandbox: Sandbox) -> None:
-    with running(sandbox) as base_url, ApiClient(base_url, API_KEY, timeout=10.0) as client:
+    with (
+        running(sandbox) as base_url,
+        ApiClient(base_url, API_KEY, timeout=10.0, rate_limit_per_s=None) as client,
+    ):
         assert client.current_user()["id"]
         events = _all_events(client, on_page=50)
         assert len(events) == EVENTS

@@ -26,6 +26,7 @@ def make_client() -> Iterator[Callable[..., tuple[ApiClient, Recorder]]]:
 
     def make(handler: Handler, **kwargs: Any) -> tuple[ApiClient, Recorder]:
         recorder = Recorder(handler)
+        kwargs.setdefault("rate_limit_per_s", None)  # tests of the limit pass their own, on a fake clock
         client = ApiClient(BASE_URL, CANARY_KEY, transport=httpx.MockTransport(recorder), **kwargs)
         clients.append(client)
         return client, recorder

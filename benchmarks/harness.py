@@ -1,0 +1,258 @@
+"""The benchmark's moving parts: the sandbox process, timed child processes, scratch databases.
+
+Every piece is a context manager that cleans up after itself (the sandbox is stopped, scratch
+databases are dropped, the embedded server is left), and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from syncd.db.embedded import EmbeddedServer, start_embedded, stop_embedded
+from syncd.db.engine import make_engine
+from syncd.db.url import parse_database_url
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+class PhaseFailed(RuntimeError):
+    """A phase did not finish, or finished wrong; the message says which and why."""
+
+
+# --- child processes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A finished child process: its exit code, wall time and its own peak RSS (from wait4)."""
+
+    returncode: int
+    wall_s: float
+    peak_rss_mb: float
+    cpu_user_s: float
+    cpu_system_s: float
+
+
+def run_timed(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout_s: float,
+    stdout: Path,
+    stderr: Path,
+    what: str,
+    cwd: Path | None = None,
+) -> ChildRun:
+    """Run a child to its end (killed at the deadline) and measure it alone.
+
+    `os.wait4` reports the rusage of this one child, unlike RUSAGE_CHILDREN, whose peak RSS is the
+    largest of every child reaped so far (the sandbox included).
+    """
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=err)  # noqa: S603  # our own commands, no shell
+        deadline = started + timeout_s
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                wall = time.perf_counter() - started
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                os.wait4(process.pid, 0)
+                process.returncode = -signal.SIGKILL
+                raise PhaseFailed(f"{what}: no result after {timeout_s:.0f} s, killed (see {stderr})")
+            time.sleep(0.02)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+    # ru_maxrss is in kilobytes on Linux.
+    return ChildRun(
+        returncode=process.returncode,
+        wall_s=wall,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        cpu_user_s=usage.ru_utime,
+        cpu_system_s=usage.ru_stime,
+    )
+
+
+# --- the sandbox -----------------------------------------------------------------------------------
+
+_URL = re.compile(r"https?://[^\s]+")
+
+
+@dataclass
+class SandboxProcess:
+    base_url: str  # what SYNCD_API_URL takes: no /panel/api
+    api_key: str
+    admin_token: str
+    process: subprocess.Popen[bytes]
+
+    def _admin(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, headers={"X-SANDBOX-TOKEN": self.admin_token}, timeout=30.0
+        )
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The sandbox's log of `/panel/api` requests since the last `clear_calls()`."""
+        with self._admin() as admin:
+            answer = admin.get("/_sandbox/calls")
+            answer.raise_for_status()
+            calls: list[dict[str, Any]] = answer.json()
+            return calls
+
+    def clear_calls(self) -> None:
+        with self._admin() as admin:
+            admin.delete("/_sandbox/calls").raise_for_status()
+
+    def cpu_s(self) -> float:
+        """CPU the sandbox process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@contextmanager
+def sandbox_process(
+    *, events: int, seed: int, api_key: str, admin_token: str, log_file: Path, timeout_s: float
+) -> Iterator[SandboxProcess]:
+    """`syncd sandbox --port 0` in its own process (its CPU is not ours); stopped on exit, whatever happens."""
+    argv = [
+        str(VENV_BIN / "syncd"),
+        "sandbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--api-key",
+        api_key,
+        "--events",
+        str(events),
+        "--seed",
+        str(seed),
+        "--admin-token",
+        admin_token,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    env["SYNCD_LOG_FORMAT"] = "json"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log)  # noqa: S603  # our own command, no shell
+        try:
+            first_line = _first_line(process, timeout_s)
+            found = _URL.search(first_line)
+            if found is None:
+                raise PhaseFailed(f"sandbox: no URL in its first line {first_line!r} (see {log_file})")
+            base_url = found.group(0).removesuffix("/panel/api").rstrip("/")
+            yield SandboxProcess(base_url, api_key, admin_token, process)
+        finally:
+            _stop(process)
+
+
+def _first_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
+    """The first stdout line (the URL); the rest is drained in the background so the pipe never fills."""
+    assert process.stdout is not None
+    stream = process.stdout
+    lines: list[bytes] = []
+    got = threading.Event()
+
+    def drain() -> None:
+        for line in stream:
+            if not lines:
+                lines.append(line)
+                got.set()
+        got.set()
+
+    threading.Thread(target=drain, name="sandbox-stdout", daemon=True).start()
+    if not got.wait(timeout_s) or not lines:
+        raise PhaseFailed(f"sandbox: did not print its URL within {timeout_s:.0f} s (exit {process.poll()})")
+    return lines[0].decode(errors="replace")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # the sandbox drains and exits 0
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+# --- databases -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScratchServer:
+    """A PostgreSQL server on which the benchmark creates (and drops) its own databases."""
+
+    admin_url: URL
+    embedded: EmbeddedServer | None
+    created: list[str]
+
+    def conninfo(self, database: str | None = None) -> str:
+        url = self.admin_url if database is None else self.admin_url.set(database=database)
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def create_database(self, name: str) -> URL:
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.created.append(name)
+        return self.admin_url.set(database=name)
+
+    def engine(self, url: URL) -> Engine:
+        return make_engine(url, application_name="syncd-bench")
+
+    def server_version(self) -> str:
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            assert row is not None
+            return str(row[0])
+
+    def drop_created(self) -> None:
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        self.created.clear()
+
+
+@contextmanager
+def scratch_server(database_url: str | None, work_dir: Path) -> Iterator[ScratchServer]:
+    """The server given by `database_url` (databases created on it must be allowed), else an embedded
+    one in a temporary data dir. Scratch databases are dropped and the embedded server left on exit."""
+    if database_url:
+        server = ScratchServer(parse_database_url(database_url), None, [])
+        try:
+            yield server
+        finally:
+            server.drop_created()
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="syncd-bench-pg-", dir=work_dir))
+    embedded = start_embedded(data_dir)
+    server = ScratchServer(embedded.url(database="postgres"), embedded, [])
+    try:
+        yield server
+    finally:
+        try:
+            server.drop_created()
+        finally:
+            stop_embedded(embedded)
+            shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,0 +1,489 @@
+"""The mirror: tables derived from the DTO declarations, and the batched upsert that keeps them current.
+
+Every top-level table (one per resource) has typed columns for each documented field, flattened 1:1
+objects (`invitee_email`), reference ids (`user_id`), plus `raw` (the object as received),
+`content_hash`, `first_synced_at`, `synced_at` and `deleted_at`. Arrays of objects become child
+tables keyed by the parent's key and the item's position; arrays of references become link tables.
+Child rows are replaced whenever their parent changes, so they always equal the latest parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    Time,
+    delete,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.types import TypeEngine
+
+from syncd.api.contract import DTOS, Children, Dto, Embedded, Kind, Ref, RefList, Scalar
+from syncd.db.schema import MIRROR_SCHEMA, metadata
+from syncd.mapping import (
+    ITEM_INDEX,
+    Mapped,
+    MappingError,
+    canonical_json,
+    child_table_name,
+    content_hash,
+    convert,
+    digest,
+    map_object,
+    parent_key_columns,
+    snake,
+)
+from syncd.resources import DTO_TO_RESOURCE, FREE_FORM, RESOURCES, Resource
+
+_TYPES: dict[Kind, TypeEngine[Any]] = {
+    Kind.ID: BigInteger(),
+    Kind.INT: Integer(),
+    Kind.TEXT: Text(),
+    Kind.BOOL: Boolean(),
+    Kind.NUMERIC: Numeric(),
+    Kind.TIMESTAMP: DateTime(timezone=True),
+    Kind.DATE: Date(),
+    Kind.TIME: Time(),
+    Kind.JSON: JSONB(none_as_null=True),
+    Kind.ID_ARRAY: ARRAY(BigInteger()),
+    Kind.TEXT_ARRAY: ARRAY(Text()),
+}
+
+# Key columns that are not DTO fields: the parent of a per-event-type read, the integration's side.
+_SCOPE_COLUMNS: dict[str, tuple[str, TypeEngine[Any], str]] = {
+    "event_type_id": ("event_type_id", BigInteger(), "The event type this row was read for."),
+    "scope": ("scope", Text(), "Whose integration: 'user' or 'organization'."),
+    "key": ("key", Text(), "The integration's id when it has one, else a digest of the object."),
+}
+
+META_COLUMNS = ("raw", "content_hash", "first_synced_at", "synced_at", "deleted_at")
+
+
+def _dto_columns(dto: Dto, prefix: str = "", doc_prefix: str = "") -> list[Column[Any]]:
+    columns: list[Column[Any]] = []
+    for spec in dto.fields:
+        name = prefix + snake(spec.name)
+        source = f"{doc_prefix}{spec.name}"
+        if isinstance(spec, Scalar):
+            columns.append(Column(name, _TYPES[spec.kind], comment=f"{dto.name}.{source}: {spec.doc}"))
+        elif isinstance(spec, Embedded):
+            columns += _dto_columns(DTOS[spec.dto], name + "_", f"{source}.")
+        elif isinstance(spec, Ref):
+            columns.append(
+                Column(f"{name}_id", BigInteger(), comment=f"{dto.name}.{source}.id: {spec.doc} ({spec.dto})")
+            )
+    return columns
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    table: Table
+    dto: Dto | None  # None for a link table
+    top_key: tuple[str, ...]  # the top-level parent's key columns, present in every descendant
+
+
+@dataclass
+class MirrorTables:
+    top: Table
+    children: dict[str, ChildTable] = field(default_factory=dict)
+
+
+def _declare_children(
+    parent_table: str,
+    dto: Dto,
+    key_columns: list[tuple[str, TypeEngine[Any]]],
+    top_key: tuple[str, ...],
+    out: dict[str, ChildTable],
+) -> None:
+    """Child and link tables of `dto`, keyed by every ancestor's key (top first) and a position."""
+    for spec in dto.fields:
+        if not isinstance(spec, Children | RefList):
+            continue
+        name = child_table_name(parent_table, spec.name)
+        keys = [
+            Column(column, type_, primary_key=True, comment=f"Key of the parent row ({column}).")
+            for column, type_ in key_columns
+        ]
+        position = Column(
+            ITEM_INDEX, Integer(), primary_key=True, comment="Index of the item in the array, from 0."
+        )
+        if isinstance(spec, RefList):
+            ref = snake(spec.dto.removesuffix("DTO"))
+            body = [Column(f"{ref}_id", BigInteger(), nullable=False, comment=f"{dto.name}.{spec.name}[].id")]
+            table = Table(name, metadata, *keys, position, *body, schema=MIRROR_SCHEMA, comment=spec.doc)
+            out[name] = ChildTable(table, None, top_key)
+            continue
+        child_dto = DTOS[spec.dto]
+        table = Table(
+            name,
+            metadata,
+            *keys,
+            position,
+            *_dto_columns(child_dto),
+            schema=MIRROR_SCHEMA,
+            comment=f"{dto.name}.{spec.name}[]: {spec.doc}",
+        )
+        out[name] = ChildTable(table, child_dto, top_key)
+        own_key = parent_key_columns(name, (ITEM_INDEX,))[0]
+        _declare_children(name, child_dto, [*key_columns, (own_key, Integer())], top_key, out)
+
+
+def _declare(resource: Resource) -> MirrorTables:
+    dto = DTOS.get(resource.dto)
+    columns: list[Column[Any]] = [] if dto is None else _dto_columns(dto)
+    names = {column.name for column in columns}
+    for key in resource.key:
+        if key not in names:
+            name, type_, doc = _SCOPE_COLUMNS[key]
+            columns.insert(0, Column(name, type_, comment=doc))
+    for column in columns:
+        if column.name in resource.key:
+            column.primary_key = True
+            column.nullable = False
+    meta = [
+        Column("raw", JSONB(), nullable=False, comment="The object exactly as the API answered it."),
+        Column(
+            "content_hash",
+            Text(),
+            nullable=False,
+            comment="Digest of raw: an unchanged object is not rewritten.",
+        ),
+        Column(
+            "first_synced_at", DateTime(timezone=True), nullable=False, comment="When syncd first saw it."
+        ),
+        Column("synced_at", DateTime(timezone=True), nullable=False, comment="When syncd last wrote it."),
+        Column(
+            "deleted_at",
+            DateTime(timezone=True),
+            comment="When a complete pass no longer found it upstream; NULL while it exists.",
+        ),
+    ]
+    top = Table(resource.name, metadata, *columns, *meta, schema=MIRROR_SCHEMA, comment=resource.doc)
+    tables = MirrorTables(top)
+    if dto is not None:
+        names_in_children = parent_key_columns(resource.name, resource.key)
+        key_columns = [(n, top.c[k].type) for n, k in zip(names_in_children, resource.key, strict=True)]
+        _declare_children(resource.name, dto, key_columns, resource.key, tables.children)
+    return tables
+
+
+MIRROR: dict[str, MirrorTables] = {name: _declare(resource) for name, resource in RESOURCES.items()}
+
+Index("ix_events_updated_at", MIRROR["events"].top.c.updated_at)
+Index("ix_events_scheduled_at", MIRROR["events"].top.c.scheduled_at)
+Index("ix_events_event_type_id", MIRROR["events"].top.c.event_type_id)
+Index("ix_events_user_id", MIRROR["events"].top.c.user_id)
+
+
+def table_for(resource: Resource) -> Table:
+    return MIRROR[resource.name].top
+
+
+# --- storing ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StoreCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def __add__(self, other: StoreCounts) -> StoreCounts:
+        return StoreCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.rejected + other.rejected,
+        )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    raw: Any
+    error: str
+
+
+@dataclass
+class StoreResult:
+    counts: StoreCounts
+    keys: list[tuple[Any, ...]]
+    rejected: list[Rejected]
+
+
+@dataclass
+class _Candidate:
+    """One object of a page, hashed but not yet mapped: most objects turn out unchanged."""
+
+    raw: Any
+    key: tuple[Any, ...]
+    scope: Mapping[str, Any] | None
+    text: str = field(init=False)  # canonical JSON: hashed, and stored as `raw`
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.text = canonical_json(self.raw)
+        self.digest = digest(self.text, self.scope)
+
+
+def _key_of(resource: Resource, obj: Any, scope: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The primary key of an API object, without mapping the rest of it."""
+    if not isinstance(obj, dict):
+        raise MappingError(f"{resource.name}: expected an object, got {type(obj).__name__}")
+    if resource.dto == FREE_FORM:
+        key = str(obj["id"]) if obj.get("id") is not None else content_hash(obj)
+        return (*(scope or {}).values(), key)
+    values = []
+    for column in resource.key:
+        if scope and column in scope:
+            values.append(scope[column])
+            continue
+        name, kind = _KEY_FIELDS[resource.name][column]
+        value = convert(kind, obj.get(name), f"{resource.name}.{name}")
+        if value is None:
+            raise MappingError(f"{resource.name}.{name}: missing (part of the primary key)")
+        values.append(value)
+    return tuple(values)
+
+
+_KEY_FIELDS: dict[str, dict[str, tuple[str, Kind]]] = {
+    resource.name: {
+        snake(spec.name): (spec.name, spec.kind)
+        for spec in DTOS[resource.dto].fields
+        if isinstance(spec, Scalar) and snake(spec.name) in resource.key
+    }
+    for resource in RESOURCES.values()
+    if resource.dto != FREE_FORM
+}
+
+
+def store(
+    conn: Connection,
+    resource: Resource,
+    objects: Iterable[Any],
+    *,
+    scope: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> StoreResult:
+    """Map and upsert one page of `resource`; see the module docstring. Runs in the caller's transaction.
+
+    Cheap when little changed: objects are hashed and compared with the stored hashes first, and
+    only new or changed ones are mapped and written (with their children and nested references).
+    """
+    now = now or datetime.now(UTC)
+    rejected: list[Rejected] = []
+    candidates: dict[tuple[Any, ...], _Candidate] = {}
+    keys: list[tuple[Any, ...]] = []
+    for obj in objects:
+        try:
+            key = _key_of(resource, obj, scope)
+        except MappingError as exc:
+            rejected.append(Rejected(obj, str(exc)))
+            continue
+        candidates[key] = _Candidate(obj, key, scope)  # the last copy wins
+        keys.append(key)
+    writer = _Writer(conn, now)
+    counts = writer.write(resource, list(candidates.values()), rejected)
+    keys = [key for key in keys if key in writer.stored]
+    counts.rejected = len(rejected)
+    return StoreResult(counts, list(dict.fromkeys(keys)), rejected)
+
+
+class _Writer:
+    """Writes one page: nested references first, then the page's own objects."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.stored: set[tuple[Any, ...]] = set()
+
+    def write(
+        self, resource: Resource, candidates: list[_Candidate], rejected: list[Rejected]
+    ) -> StoreCounts:
+        unchanged_keys = self._unchanged(resource, candidates)
+        counts = StoreCounts(unchanged=len(unchanged_keys))
+        self.stored.update(unchanged_keys)
+        dto = DTOS.get(resource.dto)
+        rows: list[dict[str, Any]] = []
+        children: dict[str, list[dict[str, Any]]] = {}
+        # A page repeats the same user in every event: keep one copy per key (the last).
+        refs: dict[str, dict[tuple[Any, ...], Any]] = {}
+        for candidate in candidates:
+            if candidate.key in unchanged_keys:
+                continue
+            try:
+                if dto is None:
+                    mapped = Mapped(row={k: v for k, v in zip(resource.key, candidate.key, strict=True)})
+                else:
+                    mapped = map_object(resource.name, dto, candidate.raw, resource.key, candidate.scope)
+                    nested = _collect_refs(mapped)
+            except MappingError as exc:
+                rejected.append(Rejected(candidate.raw, str(exc)))
+                continue
+            if dto is not None:
+                for ref_resource, ref_raw, ref_key in nested:
+                    refs.setdefault(ref_resource.name, {})[ref_key] = ref_raw
+            rows.append(self._row(mapped, candidate))
+            for table, child_rows in mapped.children.items():
+                children.setdefault(table, []).extend(child_rows)
+            self.stored.add(candidate.key)
+        # Referenced objects first (organizations, users, event types), so no id lacks its row.
+        for name in ("organizations", "users", "event_types"):
+            if name in refs and name != resource.name:
+                ref_candidates = [_Candidate(raw, key, None) for key, raw in refs[name].items()]
+                self.write(RESOURCES[name], ref_candidates, [])
+        written = self._upsert(resource, rows, children)
+        counts.inserted, counts.updated = written
+        counts.unchanged += len(rows) - sum(written)
+        return counts
+
+    def _row(self, mapped: Mapped, candidate: _Candidate) -> dict[str, Any]:
+        row = mapped.row
+        row["raw"] = candidate.text  # COPY sends it as text; the server parses it as jsonb
+        row["content_hash"] = candidate.digest
+        row["first_synced_at"] = self.now
+        row["synced_at"] = self.now
+        row["deleted_at"] = None
+        return row
+
+    def _unchanged(self, resource: Resource, candidates: list[_Candidate]) -> set[tuple[Any, ...]]:
+        """Keys whose stored row has the same hash and is not marked deleted: nothing to write."""
+        if not candidates:
+            return set()
+        table = MIRROR[resource.name].top
+        key_columns = [table.c[k] for k in resource.key]
+        wanted = [c.key for c in candidates]
+        match = (
+            key_columns[0].in_([k[0] for k in wanted])
+            if len(key_columns) == 1
+            else tuple_(*key_columns).in_(wanted)
+        )
+        stored = self.conn.execute(
+            select(*key_columns, table.c.content_hash).where(match, table.c.deleted_at.is_(None))
+        ).all()
+        digests = {tuple(row[:-1]): row[-1] for row in stored}
+        return {c.key for c in candidates if digests.get(c.key) == c.digest}
+
+    def _upsert(
+        self, resource: Resource, rows: list[dict[str, Any]], children: dict[str, list[dict[str, Any]]]
+    ) -> tuple[int, int]:
+        """COPY into a staging table, then one INSERT ... ON CONFLICT; returns (inserted, updated)."""
+        if not rows:
+            return 0, 0
+        tables = MIRROR[resource.name]
+        top = tables.top
+        stage = _copy_rows(self.conn, top, rows, staging=True)
+        staged = insert(top).from_select([c.name for c in top.columns], select(stage))
+        excluded = staged.excluded
+        update = {
+            c.name: excluded[c.name] for c in top.columns if c.name not in (*resource.key, "first_synced_at")
+        }
+        statement = staged.on_conflict_do_update(
+            index_elements=[top.c[k] for k in resource.key],
+            set_=update,
+            # Skip the write when nothing changed; a row coming back from deletion is always rewritten.
+            where=or_(top.c.content_hash != excluded.content_hash, top.c.deleted_at.is_not(None)),
+        ).returning(*[top.c[k] for k in resource.key], literal_column("xmax = 0").label("inserted"))
+        written = self.conn.execute(statement).all()
+        inserted = sum(1 for row in written if row.inserted)
+        changed = {tuple(row[: len(resource.key)]) for row in written}
+        if changed and tables.children:
+            self._replace_children(tables, resource, changed, children)
+        return inserted, len(written) - inserted
+
+    def _replace_children(
+        self,
+        tables: MirrorTables,
+        resource: Resource,
+        changed: set[tuple[Any, ...]],
+        children: dict[str, list[dict[str, Any]]],
+    ) -> None:
+        """Children of changed parents are deleted and written again: they always equal the latest parent."""
+        top_names = parent_key_columns(tables.top.name, resource.key)
+        for name, child in tables.children.items():
+            top_columns = [child.table.c[c] for c in top_names]
+            match = (
+                top_columns[0].in_([key[0] for key in changed])
+                if len(top_columns) == 1
+                else tuple_(*top_columns).in_(list(changed))
+            )
+            self.conn.execute(delete(child.table).where(match))
+            rows = [row for row in children.get(name, []) if tuple(row[c] for c in top_names) in changed]
+            if rows:
+                _copy_rows(self.conn, child.table, rows, staging=False)
+
+
+def _collect_refs(mapped: Mapped) -> list[tuple[Resource, Any, tuple[Any, ...]]]:
+    """Nested copies of other top-level objects, with their keys (theirs are collected when they are written)."""
+    found: list[tuple[Resource, Any, tuple[Any, ...]]] = []
+    for dto_name, raw in mapped.refs:
+        ref_resource = DTO_TO_RESOURCE[dto_name]
+        found.append((ref_resource, raw, _key_of(ref_resource, raw, None)))
+    return found
+
+
+_JSON_COLUMNS: dict[str, set[str]] = {}
+
+
+def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, staging: bool) -> Table:
+    """COPY rows into `table` (or its session-local staging twin, emptied first); returns the target."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    columns = [c.name for c in table.columns]
+    json_columns = _JSON_COLUMNS.setdefault(
+        table.fullname, {c.name for c in table.columns if isinstance(c.type, JSONB) and c.name != "raw"}
+    )
+    target = table
+    with driver.cursor() as cursor:
+        if staging:
+            target = _staging_table(table)
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {target.name} (LIKE {table.schema}.{table.name}) ON COMMIT DELETE ROWS"
+            )
+            cursor.execute(f"TRUNCATE {target.name}")
+            qualified = target.name
+        else:
+            qualified = f"{table.schema}.{table.name}"
+        with cursor.copy(f"COPY {qualified} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        Jsonb(row[c]) if c in json_columns and row.get(c) is not None else row.get(c)
+                        for c in columns
+                    ]
+                )
+    return target
+
+
+_STAGING: dict[str, Table] = {}
+
+
+def _staging_table(table: Table) -> Table:
+    """A temporary twin of `table` (same columns), known to SQLAlchemy for the INSERT ... SELECT."""
+    if table.name not in _STAGING:
+        _STAGING[table.name] = Table(
+            f"syncd_stage_{table.name}", MetaData(), *[Column(c.name, c.type) for c in table.columns]
+        )
+    return _STAGING[table.name]

@@ -1,0 +1,590 @@
+"""The mirror's sync engine: read each declared resource from the API and store it, page by page.
+
+A run of one resource is one of two passes:
+
+- **incremental** (resources with `incremental_field`, i.e. events): the list has no `updatedAt`
+  filter, so read newest-first and stop after the first page older than the high-water mark minus
+  an overlap. The order is *verified*: one item newer than the one before means the API does not
+  honour it, and the run falls back to a full pass. The mark moves only when the pass completes:
+  reading newest-first, moving it early would skip the older changes after a crash.
+- **full** (`full=True`, the first run, every other resource): read everything in a stable order,
+  note each key in `pass_seen`, and once the whole pass completed mark the rows it did not see as
+  deleted. A paged full pass saves its next page with every page, so a crash resumes there.
+
+Each page is stored, its keys and rejected objects recorded and the cursor moved in one
+transaction. A failing resource is recorded as failed; the others still run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from syncd.api import ApiClient, ApiError, ApiNotFound, Page
+from syncd.db import state
+from syncd.db.mirror import store, table_for
+from syncd.db.state import ResourceStatus, RunCounts, RunMode, RunStatus
+from syncd.logs import redactor
+from syncd.mapping import parse_timestamp
+from syncd.resources import RESOURCES, SYNCED, Read, Resource
+from syncd.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# The API answers at most 62 days of availability per call.
+AVAILABILITY_WINDOW_DAYS = 62
+ERROR_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    on_page: int = 100
+    availability_days: int = 14
+    incremental_overlap: dt.timedelta = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Sent after every stored page, and once more with `finished=True` when the resource is done."""
+
+    resource: str
+    mode: RunMode
+    pages_done: int
+    pages_total: int | None  # None when unknown (incremental passes, bare-array lists)
+    finished: bool = False
+    status: RunStatus = "running"
+
+
+Progress = Callable[[ProgressUpdate], None]
+
+
+class PageSource(Protocol):
+    """Where a paged list's pages come from, in page order; sequential unless a faster one is plugged in."""
+
+    def __call__(
+        self,
+        client: ApiClient,
+        endpoint: str,
+        params: Mapping[str, object],
+        on_page: int,
+        start_page: int,
+    ) -> Iterator[Page]: ...
+
+
+def sequential_pages(
+    client: ApiClient, endpoint: str, params: Mapping[str, object], on_page: int, start_page: int
+) -> Iterator[Page]:
+    return client.iter_pages(endpoint, params, on_page, start_page=start_page)
+
+
+def concurrent_pages(
+    client: ApiClient, endpoint: str, params: Mapping[str, object], on_page: int, start_page: int
+) -> Iterator[Page]:
+    """Pages read ahead in parallel once the page count is known, still handed over in order."""
+    return client.iter_pages_concurrent(endpoint, params, on_page, start_page=start_page)
+
+
+@dataclass
+class ResourceOutcome:
+    resource: str
+    mode: RunMode
+    status: RunStatus
+    counts: RunCounts = field(default_factory=RunCounts)
+    run_id: int | None = None
+    fell_back_to_full: bool = False
+    resumed: bool = False
+    error: str | None = None
+
+
+@dataclass
+class SyncSummary:
+    outcomes: list[ResourceOutcome]
+
+    @property
+    def failed(self) -> list[ResourceOutcome]:
+        return [o for o in self.outcomes if o.status != "succeeded"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def sync_options(settings: Settings) -> SyncOptions:
+    return SyncOptions(
+        availability_days=settings.availability_days,
+        incremental_overlap=dt.timedelta(seconds=settings.incremental_overlap_s),
+    )
+
+
+def status(engine: Engine, resources: Sequence[Resource] | None = None) -> list[ResourceStatus]:
+    """Where each resource stands: its cursor, its rows, its last run."""
+    with engine.connect() as conn:
+        return [
+            state.resource_status(conn, r.name, table_for(r))
+            for r in (resources if resources is not None else SYNCED)
+        ]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sync(
+    engine: Engine,
+    client: ApiClient,
+    resources: Sequence[Resource] | None = None,
+    *,
+    full: bool = False,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    page_source: PageSource = concurrent_pages,
+    incremental_source: PageSource = sequential_pages,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> SyncSummary:
+    """One pass over `resources` (default: all of `SYNCED`, in order). Never raises for one resource's failure.
+
+    `page_source` reads the pages of full passes; `incremental_source` those of incremental ones,
+    sequential by default because such a pass usually stops after its first page.
+    """
+    outcomes = []
+    sources = (page_source, incremental_source)
+    for resource in resources if resources is not None else SYNCED:
+        run = _ResourceRun(
+            engine, client, resource, options or SyncOptions(), progress, sources, clock, full=full
+        )
+        outcomes.append(run.run())
+    return SyncSummary(outcomes)
+
+
+# A read's answer: (scope, objects) batches to store, and how many requests it took.
+_Batches = tuple[list[tuple[dict[str, Any] | None, list[Any]]], int]
+_Fetch = Callable[[], _Batches]
+
+
+class _OrderNotMonotonic(Exception):
+    """The list is not in the order asked for: an incremental pass cannot know where to stop."""
+
+
+class _ResourceRun:
+    """One run of one resource, on one connection that holds the resource's lock throughout."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: ApiClient,
+        resource: Resource,
+        options: SyncOptions,
+        progress: Progress | None,
+        sources: tuple[PageSource, PageSource],
+        clock: Callable[[], dt.datetime],
+        *,
+        full: bool,
+    ) -> None:
+        if resource.read is Read.NESTED or resource.endpoint is None:
+            raise ValueError(f"{resource.name} is not read on its own (it arrives nested in others)")
+        self.engine = engine
+        self.client = client
+        self.resource = resource
+        self.endpoint: str = resource.endpoint
+        self.table = table_for(resource)
+        self.options = options
+        self.progress = progress
+        self.page_source, self.incremental_source = sources
+        self.clock = clock
+        self.full_requested = full
+        self.outcome = ResourceOutcome(resource.name, "full", "running")
+        self.counts = self.outcome.counts
+        self.deleted_before = 0
+        self.requests = 0  # API requests not yet added to the run's row
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> ResourceOutcome:
+        started = time.monotonic()
+        name = self.resource.name
+        with self.engine.connect() as conn:
+            got = state.try_lock_resource(conn, name)
+            conn.commit()
+            if not got:
+                self.outcome.status = "failed"
+                self.outcome.error = f"another sync of {name} is running"
+            else:
+                try:
+                    self._run_locked(conn)
+                finally:
+                    self._unlock(conn)
+        summary = log.info if self.outcome.status == "succeeded" else log.error
+        summary(
+            "sync.resource_done",
+            resource=name,
+            mode=self.outcome.mode,
+            status=self.outcome.status,
+            fell_back_to_full=self.outcome.fell_back_to_full,
+            resumed=self.outcome.resumed,
+            duration_s=round(time.monotonic() - started, 3),
+            **self.counts.as_dict(),
+            **({"error": self.outcome.error} if self.outcome.error else {}),
+        )
+        self._report(self.counts.pages, None, finished=True)
+        return self.outcome
+
+    def _unlock(self, conn: Connection) -> None:
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            state.unlock_resource(conn, self.resource.name)
+            conn.commit()
+        except DBAPIError:
+            pass  # a broken session has released its lock already
+
+    def _run_locked(self, conn: Connection) -> None:
+        name = self.resource.name
+        now = self.clock()
+        with conn.begin():
+            cursor = state.get_cursor(conn, name)
+            state.close_abandoned_runs(conn, name, now)
+            self.deleted_before = state.count_deleted(conn, self.table)
+            resume = cursor if cursor is not None and self.resource.read is Read.PAGES else None
+            if resume is not None and resume.full_run_id is not None:
+                run_id = resume.full_run_id
+                self.counts.add(state.resume_run(conn, run_id))
+                self.outcome.resumed = True
+            else:
+                resume = None
+                mark = cursor.high_water_mark if cursor is not None else None
+                incremental = self.resource.incremental and not self.full_requested and mark is not None
+                self.outcome.mode = "incremental" if incremental else "full"
+                run_id = state.start_run(conn, name, self.outcome.mode, now)
+        self.outcome.run_id = run_id
+        try:
+            if resume is not None:
+                log.info("sync.resuming", resource=name, run_id=run_id, page=resume.full_next_page)
+                self._full_pages(conn, run_id, resume.full_next_page or 1, resume.full_high_water_mark)
+            elif self.outcome.mode == "incremental" and mark is not None:
+                try:
+                    self._incremental(conn, run_id, mark)
+                except _OrderNotMonotonic:
+                    with conn.begin():
+                        state.mark_fell_back(conn, run_id)
+                    self.outcome.mode, self.outcome.fell_back_to_full = "full", True
+                    self._full_pages(conn, run_id, 1, None, fresh=True)
+            elif self.resource.read is Read.PAGES:
+                self._full_pages(conn, run_id, 1, None, fresh=True)
+            else:
+                self._full_calls(conn, run_id)
+        except Exception as exc:
+            self._fail(conn, run_id, exc)
+
+    def _fail(self, conn: Connection, run_id: int, exc: Exception) -> None:
+        self.outcome.status = "failed"
+        self.outcome.error = describe_error(exc)
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                state.finish_run(conn, run_id, "failed", self.clock(), self.outcome.error)
+        except DBAPIError as db_exc:
+            # The database itself is gone: the run stays 'running' and the next one closes it.
+            log.error("sync.run_not_recorded", resource=self.resource.name, error=describe_error(db_exc))
+
+    # ------------------------------------------------------------------ incremental
+
+    def _incremental(self, conn: Connection, run_id: int, high_water_mark: dt.datetime) -> None:
+        field_name = self.resource.incremental_field
+        assert field_name is not None
+        floor = high_water_mark - self.options.incremental_overlap
+        newest: dt.datetime | None = None
+        previous: dt.datetime | None = None
+        params = {"orderField": field_name, "orderDirection": "desc"}
+        pages = self.incremental_source(self.client, self.endpoint, params, self.options.on_page, 1)
+        try:
+            for page in pages:
+                self.requests += 1
+                monotonic = True
+                for item in page.items:
+                    stamp = _stamp(item.get(field_name))
+                    if stamp is None:
+                        continue  # unreadable: the mapping rejects it; it says nothing about order
+                    if previous is not None and stamp > previous:
+                        monotonic = False
+                        log.warning(
+                            "sync.order_not_monotonic",
+                            resource=self.resource.name,
+                            field=field_name,
+                            page=page.page,
+                            id=item.get("id"),
+                            previous=previous.isoformat(),
+                            found=stamp.isoformat(),
+                        )
+                        break
+                    newest = newest or stamp
+                    previous = stamp
+                self._store(conn, run_id, page.items)
+                self._report(self.counts.pages, None)
+                if not monotonic:
+                    raise _OrderNotMonotonic
+                if previous is not None and previous < floor:
+                    break
+        finally:
+            _close(pages)
+        with conn.begin():
+            restored = self._restored(conn)
+            state.add_run_counts(conn, run_id, restored)
+            state.complete_incremental_pass(conn, self.resource.name, self.clock(), newest)
+            state.finish_run(conn, run_id, "succeeded", self.clock())
+        self.counts.add(restored)
+        self.outcome.status = "succeeded"
+
+    # ------------------------------------------------------------------ full passes
+
+    def _full_pages(
+        self,
+        conn: Connection,
+        run_id: int,
+        start_page: int,
+        pass_mark: dt.datetime | None,
+        *,
+        fresh: bool = False,
+    ) -> None:
+        if fresh:
+            # Changes during the pass get an updatedAt at or after this one: the next incremental
+            # pass reads them even where offset paging skipped them here.
+            pass_mark = self._newest_stamp() if self.resource.incremental else None
+            with conn.begin():
+                state.begin_full_pass(conn, self.resource.name, run_id, pass_mark)
+        # Ascending ids: an object created during the pass lands at the end, where we are going.
+        params = {"orderField": "id", "orderDirection": "asc"}
+        pages = self.page_source(self.client, self.endpoint, params, self.options.on_page, start_page)
+        previous_count: int | None = None
+        try:
+            for page in pages:
+                self.requests += 1
+                self._store(conn, run_id, page.items, seen=True, next_page=page.page + 1)
+                count = page.meta.items_count if page.meta is not None else None
+                if (
+                    previous_count is not None
+                    and count is not None
+                    and count < previous_count
+                    and page.page > 1
+                ):
+                    # Items before our offset vanished: the list slid back under us, and the first items
+                    # of this page's predecessor-as-read-now were never handed to us. Read it again.
+                    log.info("sync.list_shrank", resource=self.resource.name, page=page.page)
+                    again = self.client.get_page(self.endpoint, params, page.page - 1, self.options.on_page)
+                    self.requests += 1
+                    self._store(conn, run_id, again.items, seen=True)
+                previous_count = count if count is not None else previous_count
+                self._report(page.page, page.meta.pages_count if page.meta is not None else None)
+        finally:
+            _close(pages)
+        self._recheck_unseen(conn, run_id)
+        self._complete_full(conn, run_id, pass_mark)
+
+    def _full_calls(self, conn: Connection, run_id: int) -> None:
+        with conn.begin():
+            state.begin_full_pass(conn, self.resource.name, run_id, None)
+        calls = self._calls(conn)
+        for done, (scope, fetch) in enumerate(calls, start=1):
+            try:
+                batches, requests = fetch()
+            except ApiNotFound:
+                # The parent vanished between listing and reading: its rows count as unseen.
+                log.info("sync.parent_gone", resource=self.resource.name, **(scope or {}))
+                self.requests += 1
+                continue
+            self.requests += requests
+            for batch_scope, objects in batches:
+                self._store(conn, run_id, objects, scope=batch_scope, seen=True)
+            self._report(done, len(calls))
+        self._complete_full(conn, run_id, None)
+
+    def _calls(self, conn: Connection) -> list[tuple[dict[str, Any] | None, _Fetch]]:
+        """The calls that read the whole resource: (scope for the log, fetch -> ([(scope, objects)], requests))."""
+        resource, client, endpoint = self.resource, self.client, self.endpoint
+        if resource.read is Read.LIST:
+            return [(None, lambda: ([(None, _items(client.call(endpoint)))], 1))]
+        if resource.read is Read.OBJECT and resource.variants:
+            key = resource.key[0]
+
+            def variant(name: str) -> _Fetch:
+                return lambda: ([({key: name}, [client.call(f"{endpoint}.{name}")])], 1)
+
+            return [({key: name}, variant(name)) for name in resource.variants]
+        if resource.read is Read.OBJECT:
+            # `{user: [...], organization: [...]}`: each list under its own scope value.
+            key = resource.key[0]
+
+            def grouped() -> _Batches:
+                answer = client.call(endpoint)
+                groups = answer.items() if isinstance(answer, dict) else []
+                return [({key: name}, value) for name, value in groups if isinstance(value, list)], 1
+
+            return [(None, grouped)]
+        if resource.read is Read.PER_EVENT_TYPE:
+            with conn.begin():
+                ids = state.live_ids(conn, table_for(RESOURCES["event_types"]))
+            return [({"event_type_id": i}, self._per_event_type(i)) for i in ids]
+        raise ValueError(f"{resource.name}: no way to read {resource.read}")
+
+    def _per_event_type(self, event_type_id: int) -> _Fetch:
+        scope = {"event_type_id": event_type_id}
+        if self.endpoint == "event_type.tags":
+            return lambda: ([(scope, self.client.event_type_tags(event_type_id))], 1)
+        if self.endpoint == "event_type.availability":
+
+            def availability() -> _Batches:
+                first = self.clock().astimezone(dt.UTC).date()
+                last = first + dt.timedelta(days=self.options.availability_days - 1)
+                days: list[Any] = []
+                requests = 0
+                start = first
+                while start <= last:
+                    end = min(last, start + dt.timedelta(days=AVAILABILITY_WINDOW_DAYS - 1))
+                    days.extend(self.client.event_type_availability(event_type_id, start, end))
+                    requests += 1
+                    start = end + dt.timedelta(days=1)
+                return [(scope, days)], requests
+
+            return availability
+        raise ValueError(f"{self.resource.name}: no per-event-type reader for {self.endpoint}")
+
+    def _recheck_unseen(self, conn: Connection, run_id: int) -> None:
+        """Ask again for live rows the pass did not see: offset paging skips an item when one before it
+        vanishes mid-pass, and a skipped item must not be marked deleted."""
+        if self.resource.key != ("id",) or self.endpoint not in _ID_FILTER:
+            return
+        with conn.begin():
+            candidates = [
+                key[0] for key in state.unseen_keys(conn, self.table, ("id",), run_id, self.resource.name)
+            ]
+        for start in range(0, len(candidates), 100):
+            batch = candidates[start : start + 100]
+            page = self.client.get_page(self.endpoint, {"filter": {_ID_FILTER[self.endpoint]: batch}}, 1, 100)
+            self.requests += 1
+            if page.items:
+                log.info("sync.skipped_by_paging", resource=self.resource.name, count=len(page.items))
+                self._store(conn, run_id, page.items, seen=True)
+
+    def _complete_full(self, conn: Connection, run_id: int, pass_mark: dt.datetime | None) -> None:
+        now = self.clock()
+        with conn.begin():
+            restored = self._restored(conn)
+            restored.deleted = state.mark_unseen_deleted(
+                conn, self.table, self.resource.key, run_id, self.resource.name, now
+            )
+            state.add_run_counts(conn, run_id, restored)
+            state.complete_full_pass(conn, self.resource.name, run_id, now, pass_mark)
+            state.finish_run(conn, run_id, "succeeded", now)
+        self.counts.add(restored)
+        self.outcome.status = "succeeded"
+
+    # ------------------------------------------------------------------ pieces
+
+    def _store(
+        self,
+        conn: Connection,
+        run_id: int,
+        objects: Iterable[Any],
+        *,
+        scope: Mapping[str, Any] | None = None,
+        seen: bool = False,
+        next_page: int | None = None,
+    ) -> None:
+        """One page: its rows, its keys, its rejects, the cursor and the run's counts commit together."""
+        now = self.clock()
+        name = self.resource.name
+        with conn.begin():
+            result = store(conn, self.resource, objects, scope=scope, now=now)
+            if seen:
+                state.record_seen(conn, run_id, name, result.keys)
+            if result.rejected:
+                state.record_rejected(conn, run_id, name, [(r.raw, r.error) for r in result.rejected], now)
+            if next_page is not None:
+                state.save_full_progress(conn, name, run_id, next_page)
+            delta = RunCounts(
+                pages=1,
+                requests=self._take_requests(),
+                inserted=result.counts.inserted,
+                updated=result.counts.updated,
+                unchanged=result.counts.unchanged,
+                rejected=result.counts.rejected,
+            )
+            state.add_run_counts(conn, run_id, delta)
+        self.counts.add(delta)
+        for rejected in result.rejected:
+            raw_id = rejected.raw.get("id") if isinstance(rejected.raw, dict) else None
+            log.warning("sync.object_rejected", resource=name, id=raw_id, error=rejected.error)
+        log.debug("sync.page_stored", resource=name, run_id=run_id, next_page=next_page, **delta.as_dict())
+
+    def _restored(self, conn: Connection) -> RunCounts:
+        """Rows that came back during the run (nothing else clears deleted_at while we hold the lock),
+        with the requests not yet recorded."""
+        restored = max(0, self.deleted_before - state.count_deleted(conn, self.table))
+        return RunCounts(restored=restored, requests=self._take_requests())
+
+    def _take_requests(self) -> int:
+        taken, self.requests = self.requests, 0
+        return taken
+
+    def _newest_stamp(self) -> dt.datetime | None:
+        field_name = self.resource.incremental_field
+        assert field_name is not None
+        page = self.client.get_page(self.endpoint, {"orderField": field_name, "orderDirection": "desc"}, 1, 1)
+        self.requests += 1
+        return next((s for s in (_stamp(i.get(field_name)) for i in page.items) if s is not None), None)
+
+    def _report(self, done: int, total: int | None, *, finished: bool = False) -> None:
+        if self.progress is None:
+            return
+        update = ProgressUpdate(
+            self.resource.name, self.outcome.mode, done, total, finished=finished, status=self.outcome.status
+        )
+        try:
+            self.progress(update)
+        except Exception as exc:  # a broken progress bar must not fail a sync
+            log.warning("sync.progress_failed", error=type(exc).__name__)
+
+
+# List endpoints that filter by id: the deletion re-check asks them about unseen rows.
+_ID_FILTER = {"event.list": "ids", "event_type.list": "ids"}
+
+
+def _items(answer: Any) -> list[Any]:
+    """A list answer's items, bare array or `{meta, items}` envelope (the client checked the shape)."""
+    items = answer.get("items") if isinstance(answer, dict) else answer
+    return list(items) if isinstance(items, list) else []
+
+
+def _stamp(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+def _close(pages: Iterator[Page]) -> None:
+    close = getattr(pages, "close", None)
+    if close is not None:
+        close()  # stops a generator (and any prefetching behind it) at once
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for sync_runs.error and the log: what failed and why, never a secret or SQL parameters."""
+    if isinstance(exc, ApiError):
+        text = str(exc)
+    elif isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = f"database: {type(exc.orig).__name__}: {exc.orig}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    line = " ".join(text.split())
+    line = redactor.redact(line)
+    return line if len(line) <= ERROR_LIMIT else line[: ERROR_LIMIT - 1] + "…"
