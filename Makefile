@@ -44,6 +44,9 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix syncd tests migrations
 	$(BIN)/ruff format syncd tests migrations
 
+bench: $(STAMP) ## Benchmark syncd against a 20,000-event sandbox (BENCH_ARGS="--events N --profile ...")
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 schema-doc: $(STAMP) ## Regenerate docs/schema.md from the MetaData
 	$(BIN)/python -m syncd.db.schema_doc > docs/schema.md
 

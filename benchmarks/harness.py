@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -135,7 +136,7 @@ def sandbox_process(
 ) -> Iterator[SandboxProcess]:
     """`syncd sandbox --port 0` in its own process (its CPU is not ours); stopped on exit, whatever happens."""
     argv = [
-        str(VENV_BIN / "syncd"),
+        str(Path(sys.executable).with_name("syncd")),
         "sandbox",
         "--host",
         "127.0.0.1",
@@ -153,7 +154,7 @@ def sandbox_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
     env["SYNCD_LOG_FORMAT"] = "json"
     with log_file.open("wb") as log:
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log)  # noqa: S603  # our own command, no shell
+        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=log)  # noqa: S603  # our own command, no shell
         try:
             first_line = _first_line(process, timeout_s)
             found = _URL.search(first_line)

@@ -94,4 +94,8 @@ def _decode_rate(base_url: str, api_key: str) -> dict[str, float]:
     for _ in range(rounds):
         json.loads(body)
     per_page = (time.perf_counter() - started) / rounds
-    return {"page_bytes": len(body), "decode_s_per_page": per_page, "decode_mb_per_s": len(body) / per_page / 1e6}
+    return {
+        "page_bytes": len(body),
+        "decode_s_per_page": per_page,
+        "decode_mb_per_s": len(body) / per_page / 1e6,
+    }

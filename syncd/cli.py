@@ -16,9 +16,7 @@ from typing import Any, NoReturn
 import structlog
 
 from syncd import __version__
-from syncd.db.embedded import EmbeddedDatabaseError
-from syncd.db.engine import DatabaseUnavailable
-from syncd.db.migrate import SchemaBehind
+from syncd.db.errors import DatabaseUnavailable, EmbeddedDatabaseError, SchemaBehind
 from syncd.logs import configure_logging, redactor
 from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 
@@ -144,6 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--full", action="store_true", help="read everything and mark what is gone upstream as deleted"
     )
     add(commands, "status", _cmd_status, "Show per resource: last success, its age, rows, last run.")
+
+    from syncd.intents_cli import add_commands as add_queue_commands  # imports this module back
+
+    add_queue_commands(commands, db_commands, add)
+    replay = add(
+        commands, "replay", _cmd_replay, "Replay due write intents to the API once (exit 1 if any failed)."
+    )
+    replay.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep replaying: wake on each new intent (NOTIFY) and sweep for retries; SIGINT/SIGTERM stop",
+    )
 
     demo = add(commands, "demo", _cmd_demo, "Run syncd end to end against a local sandbox and the database.")
     demo.add_argument(
@@ -365,6 +375,39 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         statuses = status(database.engine)
     print(status_table(statuses, dt.datetime.now(dt.UTC)))
     return EXIT_OK
+
+
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from syncd.db import migrate
+    from syncd.db.engine import open_database
+    from syncd.replay import follow, replay_once, replay_options
+
+    key = settings.require_api_key()
+    options = replay_options(settings)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        # Finish the intents under way, then return: a kill mid-call would only leave them in doubt.
+        log.info("replay.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    with open_database(settings, application_name="syncd-replay") as database:
+        migrate.require_current(database.engine)
+        with settings.api_client(api_key=key) as client:
+            previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                if args.follow:
+                    follow(database.engine, client, stop, options)
+                    return EXIT_OK
+                summary = replay_once(database.engine, client, options, stop=stop)
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+    print(summary.line())
+    return EXIT_OK if summary.ok else EXIT_FAILED
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

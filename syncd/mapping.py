@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
+import orjson
+
 from syncd.api.contract import DTOS, Children, Dto, Embedded, Kind, Ref, RefList, Scalar
 from syncd.api.dates import parse_api_date, parse_api_datetime
 
@@ -121,7 +123,7 @@ _CONVERTERS = {
 
 def canonical_json(raw: Any) -> str:
     """JSON with sorted keys: the same object always gives the same text."""
-    return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def digest(text: str, scope: Mapping[str, Any] | None = None) -> str:

@@ -36,6 +36,10 @@ class Resource:
     variants: tuple[str, ...] = ()
     # Default cadence in seconds (the daemon's schedule; settings override it).
     every_s: int = 900
+    # PAGES: a full pass reads in this order (ascending), so objects created mid-pass land at the end.
+    stable_order: str | None = None
+    # PAGES: the list filter that takes ids (`filter[ids][]`), to re-ask about rows a pass did not see.
+    id_filter: str | None = None
 
     @property
     def incremental(self) -> bool:
@@ -73,6 +77,8 @@ _DECLARED = (
         Read.PAGES,
         "event_type.list",
         "Event types (meeting types) (`GET /panel/api/event-type/list`).",
+        stable_order="id",
+        id_filter="ids",
     ),
     Resource(
         "event_type_tags",
@@ -107,6 +113,7 @@ _DECLARED = (
         Read.PAGES,
         "poll.list",
         "Polls (meeting polls) with their slots and votes (`GET /panel/api/poll/list`).",
+        stable_order="id",
     ),
     Resource(
         "events",
@@ -117,6 +124,8 @@ _DECLARED = (
         "Events (bookings) (`GET /panel/api/event/list`).",
         incremental_field="updatedAt",
         every_s=60,
+        stable_order="id",
+        id_filter="ids",
     ),
     Resource(
         "cancellation_policies",

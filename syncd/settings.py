@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     )
     api_rate_limit_per_s: float | None = Field(
         default=5.0,
-        gt=0,
-        description="Most requests per second syncd sends to the API (retries included); unset = no limit.",
+        ge=0,
+        description="Most requests per second syncd sends to the API (retries included); 0 = no limit.",
     )
     api_page_concurrency: int = Field(
         default=4, ge=1, le=32, description="Pages of one list fetched at once when the page count is known."
@@ -84,6 +84,27 @@ class Settings(BaseSettings):
         ge=0,
         description="An incremental sync re-reads changes this many seconds older than its high-water mark.",
     )
+    api_timezone: str = Field(
+        default="UTC",
+        description="IANA zone of the API's `Y-m-d H:i:s` request date-times (reschedule start/end).",
+    )
+    replay_batch_size: int = Field(
+        default=50, ge=1, le=100, description="Cancel / no-show intents per list call; 1 sends each alone."
+    )
+    replay_concurrency: int = Field(
+        default=4, ge=1, le=10, description="Intents of different events replayed at once (threads)."
+    )
+    replay_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Calls per intent before it fails as 'exhausted'."
+    )
+    replay_max_age_s: float = Field(
+        default=86_400.0, gt=0, description="An intent older than this is not retried again."
+    )
+
+    @field_validator("api_rate_limit_per_s")
+    @classmethod
+    def _zero_means_unlimited(cls, value: float | None) -> float | None:
+        return None if value == 0 else value
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -114,6 +135,14 @@ class Settings(BaseSettings):
         if value.exists() and not value.is_dir():
             raise ValueError(f"{value} exists and is not a directory")
         return value.absolute()
+
+    @field_validator("api_timezone")
+    @classmethod
+    def _check_api_timezone(cls, value: str) -> str:
+        from syncd.api.dates import resolve_zone
+
+        resolve_zone(value)  # an unknown zone fails at load, not at the first reschedule
+        return value
 
     @field_validator("api_paths")
     @classmethod

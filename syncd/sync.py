@@ -200,6 +200,8 @@ class _ResourceRun:
         self.clock = clock
         self.full_requested = full
         self.outcome = ResourceOutcome(resource.name, "full", "running")
+        # Nested copies (users, event types) already written in this run, by digest: written once, not per page.
+        self.written_refs: dict[tuple[str, tuple[Any, ...]], str] = {}
         self.counts = self.outcome.counts
         self.deleted_before = 0
         self.requests = 0  # API requests not yet added to the run's row
@@ -359,8 +361,12 @@ class _ResourceRun:
             pass_mark = self._newest_stamp() if self.resource.incremental else None
             with conn.begin():
                 state.begin_full_pass(conn, self.resource.name, run_id, pass_mark)
-        # Ascending ids: an object created during the pass lands at the end, where we are going.
-        params = {"orderField": "id", "orderDirection": "asc"}
+        # A stable ascending order: an object created during the pass lands at the end, where we are going.
+        params = (
+            {"orderField": self.resource.stable_order, "orderDirection": "asc"}
+            if self.resource.stable_order
+            else {}
+        )
         pages = self.page_source(self.client, self.endpoint, params, self.options.on_page, start_page)
         previous_count: int | None = None
         try:
@@ -458,7 +464,8 @@ class _ResourceRun:
     def _recheck_unseen(self, conn: Connection, run_id: int) -> None:
         """Ask again for live rows the pass did not see: offset paging skips an item when one before it
         vanishes mid-pass, and a skipped item must not be marked deleted."""
-        if self.resource.key != ("id",) or self.endpoint not in _ID_FILTER:
+        id_filter = self.resource.id_filter
+        if self.resource.key != ("id",) or id_filter is None:
             return
         with conn.begin():
             candidates = [
@@ -466,7 +473,7 @@ class _ResourceRun:
             ]
         for start in range(0, len(candidates), 100):
             batch = candidates[start : start + 100]
-            page = self.client.get_page(self.endpoint, {"filter": {_ID_FILTER[self.endpoint]: batch}}, 1, 100)
+            page = self.client.get_page(self.endpoint, {"filter": {id_filter: batch}}, 1, 100)
             self.requests += 1
             if page.items:
                 log.info("sync.skipped_by_paging", resource=self.resource.name, count=len(page.items))
@@ -481,7 +488,7 @@ class _ResourceRun:
             )
             state.add_run_counts(conn, run_id, restored)
             state.complete_full_pass(conn, self.resource.name, run_id, now, pass_mark)
-            state.finish_run(conn, run_id, "succeeded", now)
+            state.finish_run(conn, run_id, "succeeded", self.clock())  # after the marking, which takes time
         self.counts.add(restored)
         self.outcome.status = "succeeded"
 
@@ -501,7 +508,7 @@ class _ResourceRun:
         now = self.clock()
         name = self.resource.name
         with conn.begin():
-            result = store(conn, self.resource, objects, scope=scope, now=now)
+            result = store(conn, self.resource, objects, scope=scope, now=now, written_refs=self.written_refs)
             if seen:
                 state.record_seen(conn, run_id, name, result.keys)
             if result.rejected:
@@ -550,10 +557,6 @@ class _ResourceRun:
             self.progress(update)
         except Exception as exc:  # a broken progress bar must not fail a sync
             log.warning("sync.progress_failed", error=type(exc).__name__)
-
-
-# List endpoints that filter by id: the deletion re-check asks them about unseen rows.
-_ID_FILTER = {"event.list": "ids", "event_type.list": "ids"}
 
 
 def _items(answer: Any) -> list[Any]:

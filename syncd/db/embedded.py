@@ -17,13 +17,11 @@ from typing import Any
 import structlog
 from sqlalchemy.engine import URL
 
+from syncd.db.errors import EmbeddedDatabaseError  # raised here, defined where the CLI can import it cheaply
+
 log = structlog.get_logger(__name__)
 
 DATABASE_NAME = "syncd"
-
-
-class EmbeddedDatabaseError(RuntimeError):
-    """The embedded server could not be started; the message says where to look."""
 
 
 @dataclass(frozen=True)

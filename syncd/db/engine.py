@@ -13,14 +13,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from syncd.db.embedded import EmbeddedServer, start_embedded
+from syncd.db.errors import DatabaseUnavailable  # raised here, defined where the CLI can import it cheaply
 from syncd.db.url import describe_target, parse_database_url
 from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached; the message names the target and the reason, never a password."""
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from syncd.db import models  # noqa: F401  # registers every table on the MetaData
+from syncd.db.errors import SchemaBehind  # raised here, defined where the CLI can import it cheaply
 from syncd.db.schema import SCHEMAS, metadata
-
-
-class SchemaBehind(RuntimeError):
-    """The database schema is older than this code: run `syncd db upgrade`."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

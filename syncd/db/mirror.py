@@ -286,8 +286,12 @@ def store(
     *,
     scope: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    written_refs: dict[tuple[str, tuple[Any, ...]], str] | None = None,
 ) -> StoreResult:
     """Map and upsert one page of `resource`; see the module docstring. Runs in the caller's transaction.
+
+    `written_refs`, kept by the caller across the pages of one run, remembers the nested copies
+    (users, event types) already written with their digests, so every page does not write them again.
 
     Cheap when little changed: objects are hashed and compared with the stored hashes first, and
     only new or changed ones are mapped and written (with their children and nested references).
@@ -304,7 +308,7 @@ def store(
             continue
         candidates[key] = _Candidate(obj, key, scope)  # the last copy wins
         keys.append(key)
-    writer = _Writer(conn, now)
+    writer = _Writer(conn, now, written_refs if written_refs is not None else {})
     counts = writer.write(resource, list(candidates.values()), rejected)
     keys = [key for key in keys if key in writer.stored]
     counts.rejected = len(rejected)
@@ -314,10 +318,13 @@ def store(
 class _Writer:
     """Writes one page: nested references first, then the page's own objects."""
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
+    def __init__(
+        self, conn: Connection, now: datetime, written_refs: dict[tuple[str, tuple[Any, ...]], str]
+    ) -> None:
         self.conn = conn
         self.now = now
         self.stored: set[tuple[Any, ...]] = set()
+        self.written_refs = written_refs
 
     def write(
         self, resource: Resource, candidates: list[_Candidate], rejected: list[Rejected]
@@ -352,8 +359,10 @@ class _Writer:
         # Referenced objects first (organizations, users, event types), so no id lacks its row.
         for name in ("organizations", "users", "event_types"):
             if name in refs and name != resource.name:
-                ref_candidates = [_Candidate(raw, key, None) for key, raw in refs[name].items()]
-                self.write(RESOURCES[name], ref_candidates, [])
+                fresh = [_Candidate(raw, key, None) for key, raw in refs[name].items()]
+                fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.digest]
+                self.write(RESOURCES[name], fresh, [])
+                self.written_refs.update({(name, c.key): c.digest for c in fresh})
         written = self._upsert(resource, rows, children)
         counts.inserted, counts.updated = written
         counts.unchanged += len(rows) - sum(written)
@@ -407,29 +416,36 @@ class _Writer:
             where=or_(top.c.content_hash != excluded.content_hash, top.c.deleted_at.is_not(None)),
         ).returning(*[top.c[k] for k in resource.key], literal_column("xmax = 0").label("inserted"))
         written = self.conn.execute(statement).all()
-        inserted = sum(1 for row in written if row.inserted)
-        changed = {tuple(row[: len(resource.key)]) for row in written}
-        if changed and tables.children:
-            self._replace_children(tables, resource, changed, children)
-        return inserted, len(written) - inserted
+        inserted = {tuple(row[: len(resource.key)]) for row in written if row.inserted}
+        updated = {tuple(row[: len(resource.key)]) for row in written if not row.inserted}
+        if tables.children and written:
+            self._replace_children(tables, resource, inserted, updated, children)
+        return len(inserted), len(updated)
 
     def _replace_children(
         self,
         tables: MirrorTables,
         resource: Resource,
-        changed: set[tuple[Any, ...]],
+        inserted: set[tuple[Any, ...]],
+        updated: set[tuple[Any, ...]],
         children: dict[str, list[dict[str, Any]]],
     ) -> None:
-        """Children of changed parents are deleted and written again: they always equal the latest parent."""
+        """Children of changed parents are deleted and written again: they always equal the latest parent.
+
+        A parent just inserted has no children yet (a parent is never deleted, only marked), so only
+        updated parents need the DELETE.
+        """
         top_names = parent_key_columns(tables.top.name, resource.key)
+        changed = inserted | updated
         for name, child in tables.children.items():
-            top_columns = [child.table.c[c] for c in top_names]
-            match = (
-                top_columns[0].in_([key[0] for key in changed])
-                if len(top_columns) == 1
-                else tuple_(*top_columns).in_(list(changed))
-            )
-            self.conn.execute(delete(child.table).where(match))
+            if updated:
+                top_columns = [child.table.c[c] for c in top_names]
+                match = (
+                    top_columns[0].in_([key[0] for key in updated])
+                    if len(top_columns) == 1
+                    else tuple_(*top_columns).in_(list(updated))
+                )
+                self.conn.execute(delete(child.table).where(match))
             rows = [row for row in children.get(name, []) if tuple(row[c] for c in top_names) in changed]
             if rows:
                 _copy_rows(self.conn, child.table, rows, staging=False)

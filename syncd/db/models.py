@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syncd.db import (
+    intents,  # noqa: F401  # the write-back queue and its audit trail
     mirror,  # noqa: F401  # the mirror tables
     state,  # noqa: F401  # the sync engine's runs, cursors, seen keys, rejected objects
 )

@@ -318,10 +318,22 @@ def _key_expression(table: Table, key: Sequence[str]) -> ColumnElement[str]:
 
 
 def record_seen(conn: Connection, run_id: int, resource: str, keys: Iterable[Sequence[Any]]) -> None:
-    rows = [{"run_id": run_id, "resource": resource, "key": key_text(key)} for key in keys]
-    if rows:
-        # Offset paging repeats an item when the list shifts under it: seen twice is seen.
-        conn.execute(insert(pass_seen).on_conflict_do_nothing(), rows)
+    texts = [key_text(key) for key in keys]
+    if texts:
+        # One statement per page; offset paging repeats an item when the list shifts: seen twice is seen.
+        conn.execute(
+            text(
+                "INSERT INTO syncd.pass_seen (run_id, resource, key) "
+                "SELECT :run_id, :resource, unnest(CAST(:keys AS text[])) ON CONFLICT DO NOTHING"
+            ),
+            {"run_id": run_id, "resource": resource, "keys": texts},
+        )
+
+
+def _hash_anti_join(conn: Connection) -> None:
+    """pass_seen and the mirror table were just filled and not analyzed yet: the planner would pick a
+    nested loop, quadratic in the account size (28 s at 20,000 events). A hash anti-join is linear."""
+    conn.execute(text("SET LOCAL enable_nestloop = off"))
 
 
 def _unseen(table: Table, key: Sequence[str], run_id: int, resource: str) -> ColumnElement[bool]:
@@ -337,6 +349,7 @@ def unseen_keys(
     conn: Connection, table: Table, key: Sequence[str], run_id: int, resource: str
 ) -> list[tuple[Any, ...]]:
     """Live mirror rows the pass has not seen: the candidates for deletion."""
+    _hash_anti_join(conn)
     columns = [table.c[name] for name in key]
     rows = conn.execute(select(*columns).where(_unseen(table, key, run_id, resource)).order_by(*columns))
     return [tuple(row) for row in rows]
@@ -346,6 +359,7 @@ def mark_unseen_deleted(
     conn: Connection, table: Table, key: Sequence[str], run_id: int, resource: str, now: dt.datetime
 ) -> int:
     """After a completed pass: every live row it did not see is gone upstream. Returns how many."""
+    _hash_anti_join(conn)
     result = conn.execute(update(table).where(_unseen(table, key, run_id, resource)).values(deleted_at=now))
     return result.rowcount
 

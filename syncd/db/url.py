@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 _ACCEPTED = ("postgresql", "postgresql+psycopg", "postgres")
 
@@ -13,6 +15,10 @@ class DatabaseUrlError(ValueError):
 
 
 def parse_database_url(raw: str) -> URL:
+    # Imported here: settings use this module, and `syncd --help` should not wait for SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw.strip())
     except ArgumentError:

@@ -1,0 +1,460 @@
+"""`make bench`: first sync, no-change sync, requests, memory at two sizes, and the naive baseline.
+
+    python -m benchmarks [--events 20000] [--small-events 5000] [--seed 1] [--rate-limit off|N|default]
+                         [--database-url URL] [--skip-baseline] [--profile] [--output PATH]
+
+The sandbox runs in its own process; syncd runs as `syncd sync` in a child process (wall time and
+its own peak RSS); the database is a fresh one per size, on an embedded PostgreSQL in a temporary
+data dir unless SYNCD_BENCH_DATABASE_URL (or --database-url) names a server where databases may be
+created. Exit 0 when every phase ran (targets missed are reported, not failed), 1 when one failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+
+from benchmarks.baseline import run_baseline
+from benchmarks.harness import (
+    REPO,
+    VENV_BIN,
+    PhaseFailed,
+    SandboxProcess,
+    ScratchServer,
+    run_timed,
+    sandbox_process,
+    scratch_server,
+)
+from syncd.db import migrate
+
+# The issue's targets (issue 3, "Performance").
+TARGET_EVENTS_PER_S = 5_000
+TARGET_NO_CHANGE_S = 1.0
+TARGET_PEAK_RSS_MB = 250
+# "Flat": four times the events may cost at most a quarter more memory.
+TARGET_RSS_GROWTH = 1.25
+
+DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "latest.json"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events in the sandbox (default 20000)")
+    parser.add_argument(
+        "--small-events",
+        type=int,
+        default=5_000,
+        help="a second, smaller account for the memory-flatness figure (0: skip; default 5000)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the sandbox's seed (default 1)")
+    parser.add_argument(
+        "--rate-limit",
+        default="off",
+        help="syncd's client-side request limit: off (default), N requests/s, or 'default' (syncd's own, unchanged)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SYNCD_BENCH_DATABASE_URL"),
+        help="a server where scratch databases may be created [SYNCD_BENCH_DATABASE_URL]; default: embedded",
+    )
+    parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive baseline")
+    parser.add_argument(
+        "--baseline-budget", type=float, default=180.0, help="seconds the baseline may run (default 180)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile an in-process first sync (cProfile) into benchmarks/results/profile.*",
+    )
+    parser.add_argument("--sync-timeout", type=float, default=600.0, help="seconds for a first sync (600)")
+    parser.add_argument("--no-change-timeout", type=float, default=120.0, help="seconds for a no-change sync")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON results file")
+    args = parser.parse_args(argv)
+    if args.rate_limit not in ("off", "default"):
+        try:
+            if float(args.rate_limit) <= 0:
+                raise ValueError
+        except ValueError:
+            parser.error("--rate-limit must be off, default or a number of requests/s above 0")
+    if args.events < 1 or args.small_events < 0:
+        parser.error("--events must be at least 1 and --small-events at least 0")
+    return args
+
+
+# --- one account size ------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, server: ScratchServer, work: Path) -> None:
+        self.args = args
+        self.server = server
+        self.work = work
+        self.api_key = secrets.token_hex(16)
+        self.admin_token = secrets.token_hex(16)
+
+    def sync_argv(self) -> list[str]:
+        return [str(VENV_BIN / "syncd"), "sync"]
+
+    def size(self, events: int, *, main: bool) -> dict[str, Any]:
+        log_dir = self.work / f"events-{events}"
+        log_dir.mkdir(parents=True)
+        step(f"sandbox with {events:,} events")
+        with sandbox_process(
+            events=events,
+            seed=self.args.seed,
+            api_key=self.api_key,
+            admin_token=self.admin_token,
+            log_file=log_dir / "sandbox.log",
+            timeout_s=120,
+        ) as sandbox:
+            url = self.server.create_database(f"syncd_bench_{events}")
+            engine = self.server.engine(url)
+            try:
+                migrate.upgrade(engine)
+                env = self.sync_env(sandbox, url.render_as_string(hide_password=False), log_dir)
+                step(f"first sync of {events:,} events")
+                first = self.sync_phase(sandbox, env, log_dir, "first", self.args.sync_timeout)
+                rows = self.rows(engine)
+                if rows != events:
+                    raise PhaseFailed(
+                        f"first sync: {rows} live events in the mirror, the sandbox has {events}"
+                    )
+                first["events_per_s"] = events / first["wall_s"]
+                first["engine"] = self.runs(engine)
+                step("second sync, nothing changed")
+                second = self.sync_phase(sandbox, env, log_dir, "no-change", self.args.no_change_timeout)
+                second["engine"] = self.runs(engine, after_id=max(r["id"] for r in first["engine"]))
+            finally:
+                engine.dispose()
+            result: dict[str, Any] = {"events": events, "first_sync": first, "no_change_sync": second}
+            if main and not self.args.skip_baseline:
+                result["baseline"] = self.baseline(sandbox)
+            if main and self.args.profile:
+                result["profile"] = self.profile(sandbox)
+        return result
+
+    def sync_env(self, sandbox: SandboxProcess, database_url: str, log_dir: Path) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+        env.update(
+            SYNCD_API_URL=sandbox.base_url,
+            SYNCD_API_KEY=self.api_key,
+            SYNCD_DATABASE_URL=database_url,
+            SYNCD_DATA_DIR=str(log_dir / "data"),
+            SYNCD_LOG_FORMAT="json",
+            SYNCD_LOG_LEVEL="info",
+        )
+        # The client-side request limit (api_rate_limit_per_s): 0 switches it off.
+        if self.args.rate_limit != "default":
+            env["SYNCD_API_RATE_LIMIT_PER_S"] = "0" if self.args.rate_limit == "off" else self.args.rate_limit
+        return env
+
+    def sync_phase(
+        self, sandbox: SandboxProcess, env: dict[str, str], log_dir: Path, name: str, timeout_s: float
+    ) -> dict[str, Any]:
+        sandbox.clear_calls()
+        cpu_before = sandbox.cpu_s()
+        child = run_timed(
+            self.sync_argv(),
+            env=env,
+            timeout_s=timeout_s,
+            stdout=log_dir / f"sync-{name}.out",
+            stderr=log_dir / f"sync-{name}.log",
+            what=f"{name} sync",
+            cwd=REPO,
+        )
+        sandbox_cpu = sandbox.cpu_s() - cpu_before
+        if child.returncode != 0:
+            raise PhaseFailed(f"{name} sync exited {child.returncode} (see {log_dir / f'sync-{name}.log'})")
+        calls = sandbox.calls()
+        paths = Counter(call["path"].removeprefix("/panel/api") for call in calls)
+        return {
+            "wall_s": child.wall_s,
+            "peak_rss_mb": child.peak_rss_mb,
+            "cpu_user_s": child.cpu_user_s,
+            "cpu_system_s": child.cpu_system_s,
+            "sandbox_cpu_s": sandbox_cpu,
+            "requests": len(calls),
+            "requests_not_2xx": sum(1 for call in calls if not 200 <= call["status"] < 300),
+            "event_list_requests": paths.get("/event/list", 0),
+            "requests_by_path": dict(paths.most_common()),
+        }
+
+    @staticmethod
+    def rows(engine: Any) -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM simplymeet.events WHERE deleted_at IS NULL")
+                ).scalar_one()
+            )
+
+    @staticmethod
+    def runs(engine: Any, after_id: int = 0) -> list[dict[str, Any]]:
+        """syncd's own record of the runs: per resource, mode, status, requests, seconds."""
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, resource, mode, status, requests, pages, inserted, updated, unchanged,"
+                    " extract(epoch FROM finished_at - started_at) AS seconds"
+                    " FROM syncd.sync_runs WHERE id > :after ORDER BY id"
+                ),
+                {"after": after_id},
+            ).mappings()
+            return [{**row, "seconds": float(row["seconds"] or 0)} for row in rows]
+
+    def baseline(self, sandbox: SandboxProcess) -> dict[str, Any]:
+        step("naive baseline: sequential pages, ORM merge per event")
+        engine = self.server.engine(self.server.create_database("syncd_bench_baseline"))
+        try:
+            migrate.upgrade(engine)
+            result = run_baseline(engine, sandbox.base_url, self.api_key, budget_s=self.args.baseline_budget)
+        finally:
+            engine.dispose()
+        return {
+            "events": result.events,
+            "pages": result.pages,
+            "wall_s": result.wall_s,
+            "events_per_s": result.events_per_s,
+            "partial": result.partial,
+        }
+
+    def profile(self, sandbox: SandboxProcess) -> dict[str, Any]:
+        from benchmarks.profile_sync import profile_first_sync
+
+        step("profile: an in-process first sync under cProfile")
+        engine = self.server.engine(self.server.create_database("syncd_bench_profile"))
+        try:
+            migrate.upgrade(engine)
+            found = profile_first_sync(engine, sandbox.base_url, self.api_key, self.args.output.parent)
+        finally:
+            engine.dispose()
+        return {"wall_s": found.wall_s, "costs": found.costs, "decode": found.decode}
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+def machine(server: ScratchServer) -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgresql": server.server_version(),
+        "database": "embedded (temporary data dir)"
+        if server.embedded is not None
+        else "SYNCD_BENCH_DATABASE_URL",
+        "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    main = results["sizes"][-1]
+    first, second = main["first_sync"], main["no_change_sync"]
+    rows = [
+        {
+            "figure": f"first sync, {main['events']:,} events",
+            "value": f"{first['events_per_s']:,.0f} events/s ({first['wall_s']:.1f} s)",
+            "target": f">= {TARGET_EVENTS_PER_S:,} events/s",
+            "met": first["events_per_s"] >= TARGET_EVENTS_PER_S,
+        },
+        {
+            "figure": "no-change sync",
+            "value": f"{second['wall_s']:.2f} s, {second['event_list_requests']} event page(s)",
+            "target": f"< {TARGET_NO_CHANGE_S:.0f} s",
+            "met": second["wall_s"] < TARGET_NO_CHANGE_S,
+        },
+    ]
+    for size in results["sizes"]:
+        rss = size["first_sync"]["peak_rss_mb"]
+        rows.append(
+            {
+                "figure": f"peak RSS, first sync of {size['events']:,}",
+                "value": f"{rss:.0f} MB",
+                "target": f"< {TARGET_PEAK_RSS_MB} MB",
+                "met": rss < TARGET_PEAK_RSS_MB,
+            }
+        )
+    if len(results["sizes"]) == 2:
+        small, large = (s["first_sync"]["peak_rss_mb"] for s in results["sizes"])
+        growth = large / small
+        rows.append(
+            {
+                "figure": f"RSS growth {results['sizes'][0]['events']:,} -> {main['events']:,} events",
+                "value": f"x{growth:.2f}",
+                "target": f"<= x{TARGET_RSS_GROWTH} (flat)",
+                "met": growth <= TARGET_RSS_GROWTH,
+            }
+        )
+    if "baseline" in main:
+        base = main["baseline"]["events_per_s"]
+        rows.append(
+            {
+                "figure": "naive baseline (events only)",
+                "value": f"{base:,.0f} events/s; syncd x{first['events_per_s'] / base:.1f}",
+                "target": "syncd faster",
+                "met": first["events_per_s"] > base,
+            }
+        )
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "",
+        f"syncd benchmark  {results['date']}  {m['cores']} cores, Python {m['python']}, "
+        f"PostgreSQL {m['postgresql']} ({m['database']}), load {m['load_average_at_start'][0]:.2f}",
+        f"client rate limit: {results['settings']['rate_limit']}; sandbox, syncd and PostgreSQL share the cores",
+        "",
+    ]
+    header = (
+        "size",
+        "phase",
+        "wall s",
+        "events/s",
+        "requests",
+        "peak RSS MB",
+        "syncd CPU s",
+        "sandbox CPU s",
+    )
+    table = [header]
+    for size in results["sizes"]:
+        for phase in ("first_sync", "no_change_sync"):
+            p = size[phase]
+            table.append(
+                (
+                    f"{size['events']:,}",
+                    phase.replace("_", " "),
+                    f"{p['wall_s']:.2f}",
+                    f"{p['events_per_s']:,.0f}" if "events_per_s" in p else "-",
+                    str(p["requests"]),
+                    f"{p['peak_rss_mb']:.0f}",
+                    f"{p['cpu_user_s'] + p['cpu_system_s']:.1f}",
+                    f"{p['sandbox_cpu_s']:.1f}",
+                )
+            )
+        if "baseline" in size:
+            b = size["baseline"]
+            table.append(
+                (
+                    f"{b['events']:,}",
+                    "naive baseline" + (" (partial)" if b["partial"] else ""),
+                    f"{b['wall_s']:.2f}",
+                    f"{b['events_per_s']:,.0f}",
+                    str(b["pages"]),
+                    "-",
+                    "-",
+                    "-",
+                )
+            )
+    lines += _columns(table)
+    lines += [
+        "",
+        *_columns(
+            [
+                ("figure", "measured", "target", ""),
+                *[
+                    (v["figure"], v["value"], v["target"], "met" if v["met"] else "MISSED")
+                    for v in results["verdicts"]
+                ],
+            ]
+        ),
+    ]
+    profile = results["sizes"][-1].get("profile")
+    if profile:
+        lines += ["", f"profile of an in-process first sync ({profile['wall_s']:.1f} s under cProfile):"]
+        lines += _columns(
+            [
+                ("cost", "seconds", "calls"),
+                *[(c["what"], f"{c['seconds']:.2f}", str(c["calls"])) for c in profile["costs"]],
+            ]
+        )
+        d = profile["decode"]
+        lines.append(
+            f"JSON decode alone: {d['page_bytes'] / 1e6:.2f} MB a page of 100 events, "
+            f"{d['decode_s_per_page'] * 1000:.1f} ms a page ({d['decode_mb_per_s']:.0f} MB/s)"
+        )
+    return "\n".join(lines)
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def step(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds the context managers: sandbox stopped, server left
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # The profiled sync logs through structlog; only its warnings belong on the bench's output.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    sizes = [args.events]
+    if 0 < args.small_events < args.events:
+        sizes.insert(0, args.small_events)
+    started = time.perf_counter()
+    command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp,
+            scratch_server(args.database_url, Path(tmp)) as server,
+        ):
+            results: dict[str, Any] = {
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "command": command.strip(),
+                "machine": machine(server),
+                "settings": {"seed": args.seed, "rate_limit": args.rate_limit, "on_page": 100},
+                "targets": {
+                    "events_per_s": TARGET_EVENTS_PER_S,
+                    "no_change_s": TARGET_NO_CHANGE_S,
+                    "peak_rss_mb": TARGET_PEAK_RSS_MB,
+                    "rss_growth": TARGET_RSS_GROWTH,
+                },
+            }
+            logs = args.output.parent / "logs"  # kept after the run: the sync logs a failure points to
+            shutil.rmtree(logs, ignore_errors=True)
+            bench = Bench(args, server, logs)
+            results["sizes"] = [bench.size(n, main=n == args.events) for n in sizes]
+            results["machine"]["load_average_at_end"] = os.getloadavg()
+    except PhaseFailed as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 1
+    results["verdicts"] = verdicts(results)
+    results["bench_wall_s"] = time.perf_counter() - started
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(render(results))
+    print(f"\nfigures written to {args.output}")
+    return 0
