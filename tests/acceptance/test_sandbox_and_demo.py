@@ -84,5 +84,8 @@ def test_demo_with_no_settings_at_all(tmp_path: Path) -> None:
     result = run_syncd("demo", "--events", "150", env=clean_env(home=tmp_path), timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"events\s+full\s+succeeded\s+2\s+150\s", result.stdout), result.stdout
+    assert "replay: 3 succeeded" in result.stdout, result.stdout
+    assert re.search(r"event \d+ state=canceled", result.stdout), result.stdout
+    assert "Prefers a call in the morning" in result.stdout
     assert "syncd db psql" in result.stdout
     assert "Traceback" not in result.stderr
