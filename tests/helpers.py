@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -43,3 +46,42 @@ def run_syncd(
         cwd=cwd or REPO_ROOT,
         check=False,
     )
+
+
+@contextmanager
+def sandbox_process(
+    *, events: int, seed: int, api_key: str = CANARY_KEY, extra: Sequence[str] = ()
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`syncd sandbox --port 0` as a user starts it; yields the process and its base URL, kills it after."""
+    executable = Path(sys.executable).with_name("syncd")
+    argv = [str(executable), "sandbox", "--port", "0", "--api-key", api_key, "--events", str(events)]
+    process = subprocess.Popen(
+        [*argv, "--seed", str(seed), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+", first)
+        assert found, f"the sandbox did not say where it listens: {first!r}"
+        yield process, found.group(0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()  # reaps it and closes the pipes
+
+
+class Clock:
+    """A frozen clock for the sandbox and the engines; tests move it with `advance`."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)

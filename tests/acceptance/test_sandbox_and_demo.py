@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,35 +12,21 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.helpers import CANARY_KEY, clean_env, run_syncd, url_for_env
+from tests.helpers import CANARY_KEY, clean_env, run_syncd, sandbox_process, url_for_env
 
 pytestmark = pytest.mark.acceptance
 
 
 @pytest.fixture
-def sandbox_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    executable = Path(sys.executable).with_name("syncd")
-    process = subprocess.Popen(
-        [str(executable), "sandbox", "--port", "0", "--api-key", CANARY_KEY, "--events", "40", "--seed", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    found = re.search(r"http://127\.0\.0\.1:\d+", first)
-    assert found, first
-    yield process, found.group(0)
-    if process.poll() is None:
-        process.kill()
-    process.communicate()  # reaps it and closes the pipes
+def sandbox() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with sandbox_process(events=40, seed=3) as started:
+        yield started
 
 
 def test_sandbox_serves_checks_the_key_and_stops_cleanly_on_sigterm(
-    sandbox_process: tuple[subprocess.Popen[str], str],
+    sandbox: tuple[subprocess.Popen[str], str],
 ) -> None:
-    process, base_url = sandbox_process
+    process, base_url = sandbox
     ok = httpx.get(
         f"{base_url}/panel/api/event/list", params={"onPage": 5}, headers={"X-API-KEY": CANARY_KEY}
     )
@@ -55,9 +40,9 @@ def test_sandbox_serves_checks_the_key_and_stops_cleanly_on_sigterm(
 
 
 def test_check_with_a_good_and_a_bad_key(
-    sandbox_process: tuple[subprocess.Popen[str], str], database_url: URL, tmp_path: Path
+    sandbox: tuple[subprocess.Popen[str], str], database_url: URL, tmp_path: Path
 ) -> None:
-    _, base_url = sandbox_process
+    _, base_url = sandbox
     base = {"SYNCD_API_URL": base_url, "SYNCD_DATABASE_URL": url_for_env(database_url)}
     good = run_syncd("check", env=clean_env({**base, "SYNCD_API_KEY": CANARY_KEY}, home=tmp_path))
     assert good.returncode == 0, good.stdout + good.stderr

@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.helpers import CANARY_KEY, clean_env, run_syncd, url_for_env
+from tests.helpers import CANARY_KEY, clean_env, run_syncd, sandbox_process, url_for_env
 
 pytestmark = pytest.mark.acceptance
 
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    executable = Path(sys.executable).with_name("syncd")
-    process = subprocess.Popen(
-        [
-            str(executable),
-            "sandbox",
-            "--port",
-            "0",
-            "--api-key",
-            CANARY_KEY,
-            "--events",
-            "120",
-            "--seed",
-            "4",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    assert process.stdout is not None
-    found = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
-    assert found
-    yield found.group(0)
-    process.kill()
-    process.communicate()
+    with sandbox_process(events=120, seed=4) as (_, base_url):
+        yield base_url
 
 
 def test_sync_then_status(sandbox_url: str, database_url: URL, tmp_path: Path) -> None:

@@ -17,23 +17,13 @@ from syncd.replay import ReplayOptions, ReplaySummary, replay_once
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions, sync
+from tests.helpers import Clock
 
 API_KEY = "replay-it-key-3b9e7d10"
 BASE_URL = "http://sandbox"
 ANCHOR = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 # Retries due almost at once, so a test moves from one pass to the next without waiting.
 FAST = ReplayOptions(backoff_base_s=0.01, backoff_cap_s=0.02, concurrency=4)
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture(autouse=True)

@@ -15,24 +15,12 @@ from syncd.db.mirror import table_for
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions, SyncSummary, sync
+from tests.helpers import Clock
 
 API_KEY = "sync-it-key-5f0c2a91"
 BASE_URL = "http://sandbox"
 EVENTS = 250  # three pages of 100
 ANCHOR = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
-
-
-class Clock:
-    """Frozen after the whole world; tests move it with `advance` so writes get a later updatedAt."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @pytest.fixture(autouse=True)
