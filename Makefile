@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench schema-doc clean
+.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-intents soak schema-doc clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,12 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 
 bench: $(STAMP) ## Benchmark syncd against a 20,000-event sandbox (BENCH_ARGS="--events N --profile ...")
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+bench-intents: $(STAMP) ## Benchmark write-back: 1,000 notes intents via syncd replay, --follow latency (BENCH_ARGS="--intents N ...")
+	$(BIN)/python -m benchmarks.intents $(BENCH_ARGS)
+
+soak: $(STAMP) ## Soak `syncd run` for minutes against a faulty sandbox, intents arriving (SOAK_ARGS="--minutes N ..."; not in `make test`)
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 schema-doc: $(STAMP) ## Regenerate docs/schema.md from the MetaData
 	$(BIN)/python -m syncd.db.schema_doc > docs/schema.md

@@ -13,14 +13,18 @@ import io
 import json
 import pstats
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 from sqlalchemy import Engine
 
-from syncd.api import ApiClient
+import syncd.sync
+from syncd.api import ApiClient, Page
+from syncd.db.mirror import Prepared
 from syncd.sync import SyncOptions, sequential_pages, sync
 
 # What to report, as (label, file suffix, function name); cumulative times, so nested ones overlap.
@@ -32,7 +36,8 @@ _COSTS: tuple[tuple[str, str, str], ...] = (
     ("  canonical JSON + digest (_Candidate)", "syncd/db/mirror.py", "__post_init__"),
     ("    canonical_json (json.dumps sort_keys)", "syncd/mapping.py", "canonical_json"),
     ("    digest (blake2b)", "syncd/mapping.py", "digest"),
-    ("  unchanged-hash lookup (_Writer._unchanged)", "syncd/db/mirror.py", "_unchanged"),
+    ("  stored-hash lookup (_Writer._stored_state)", "syncd/db/mirror.py", "_stored_state"),
+    ("  hash and map ahead (mirror.prepare)", "syncd/db/mirror.py", "prepare"),
     ("  mapping (map_object)", "syncd/mapping.py", "map_object"),
     ("  upsert: COPY to staging + INSERT..ON CONFLICT (_upsert)", "syncd/db/mirror.py", "_upsert"),
     ("    COPY rows (_copy_rows)", "syncd/db/mirror.py", "_copy_rows"),
@@ -55,7 +60,11 @@ class ProfileResult:
 def profile_first_sync(engine: Engine, base_url: str, api_key: str, out_dir: Path) -> ProfileResult:
     profiler = cProfile.Profile()
     started = time.perf_counter()
-    with ApiClient(base_url, api_key, rate_limit_per_s=None) as client:
+    # cProfile sees one thread: hash and map each page on it too, not in the engine's read-ahead thread.
+    with (
+        ApiClient(base_url, api_key, rate_limit_per_s=None) as client,
+        patch.object(syncd.sync, "_prepare_ahead", _prepare_inline),
+    ):
         profiler.enable()
         summary = sync(engine, client, options=SyncOptions(), page_source=sequential_pages)
         profiler.disable()
@@ -83,6 +92,13 @@ def profile_first_sync(engine: Engine, base_url: str, api_key: str, out_dir: Pat
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
     (out_dir / "profile.txt").write_text(text.getvalue())
     return ProfileResult(wall, costs, text.getvalue(), _decode_rate(base_url, api_key))
+
+
+def _prepare_inline(
+    pages: Iterator[Page], prepare: Callable[[Page], Prepared]
+) -> Iterator[tuple[Page, Prepared]]:
+    for page in pages:
+        yield page, prepare(page)
 
 
 def _decode_rate(base_url: str, api_key: str) -> dict[str, float]:

@@ -141,7 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--full", action="store_true", help="read everything and mark what is gone upstream as deleted"
     )
-    add(commands, "status", _cmd_status, "Show per resource: last success, its age, rows, last run.")
+    add(
+        commands,
+        "status",
+        _cmd_status,
+        "Show who leads `syncd run`, the intent queue, and per resource: last success, its age, rows, last run.",
+    )
+    add(
+        commands,
+        "run",
+        _cmd_run,
+        "Run the service: scheduled syncs (on the leader), intents replayed as they arrive, /healthz "
+        "/readyz /metrics; SIGTERM stops it.",
+    )
 
     from syncd.intents_cli import add_commands as add_queue_commands  # imports this module back
 
@@ -365,16 +377,33 @@ def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import datetime as dt
 
-    from syncd.db import migrate
+    from syncd.db import health, migrate
     from syncd.db.engine import open_database
+    from syncd.db.leader import who_leads
     from syncd.report import status_table
     from syncd.sync import status
 
     with open_database(settings) as database:
         migrate.require_current(database.engine)
         statuses = status(database.engine)
+        with database.engine.connect() as conn:
+            leading, queue = who_leads(conn), health.intents_by_status(conn)
+            oldest = health.oldest_pending_age_s(conn)
+    if leading is None:
+        print("leader    none (no `syncd run` holds the lead)")
+    else:
+        since = f"{leading.backend_start:%Y-%m-%d %H:%M:%S %Z}"
+        print(f"leader    {leading.application_name} (session pid {leading.pid}, since {since})")
+    depth = ", ".join(f"{count} {name}" for name, count in sorted(queue.items())) or "empty"
+    print(f"intents   {depth}" + (f"; oldest pending {oldest:.0f}s old" if queue.get("pending") else ""))
     print(status_table(statuses, dt.datetime.now(dt.UTC)))
     return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.daemon import run_daemon
+
+    return run_daemon(settings)
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -46,13 +46,15 @@ def run_demo(settings: Settings, *, events: int, seed: int) -> int:
             print("   " + summary_table(summary).replace("\n", "\n   "))
             print("4. a CRM's decisions, queued in syncd.write_intents and replayed to the API")
             replayed = _replay_some_decisions(database.engine, client, settings)
+        print("5. `syncd run` for a few seconds: scheduled runs, and an intent replayed on its INSERT")
+        daemon_ok = _run_daemon_briefly(settings, database.engine, base_url, key)
         print(f"done in {time.monotonic() - started:.1f} s.")
         print("Query the mirror with psql (same settings as this command), for example:")
         print("   syncd db psql -- -c 'SELECT state, count(*) FROM simplymeet.events GROUP BY 1'")
         print("   syncd db psql -- -c 'SELECT resource, status, inserted, finished_at FROM syncd.sync_runs'")
         print("   syncd db psql -- -c 'SELECT id, kind, event_id, status, attempts FROM syncd.write_intents'")
         print("   syncd status")
-    return 0 if summary.ok and replayed else 1
+    return 0 if summary.ok and replayed and daemon_ok else 1
 
 
 def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings) -> bool:
@@ -101,3 +103,89 @@ def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings
             f"   mirror now: event {row.id} state={row.state} notes={row.notes!r} participants={row.participants}"
         )
     return result.ok
+
+
+def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: str) -> bool:
+    """The daemon's components in a thread (events every second, users every 2 s), one INSERT, a stop."""
+    import threading
+    from collections.abc import Callable
+
+    from syncd.daemon import EXIT_OK, Daemon
+
+    fast = settings.model_copy(
+        update={"schedule": {"events": 1, "users": 2}, "leader_poll_s": 0.5, "health_port": 0}
+    )
+
+    def client(on_response: Callable[[str, int | None, float], None]) -> ApiClient:
+        return fast.api_client(base_url=base_url, api_key=key, rate_limit_per_s=None, on_response=on_response)
+
+    with engine.connect() as conn:
+        first_run = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM syncd.sync_runs")).scalar_one())
+        event_id = conn.execute(
+            text(
+                "SELECT id FROM simplymeet.events WHERE state = 'active' AND deleted_at IS NULL ORDER BY id LIMIT 1"
+            )
+        ).scalar_one_or_none()
+
+    def runs() -> dict[str, int]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT resource, count(*) FROM syncd.sync_runs WHERE id > :first AND status = 'succeeded' "
+                    "GROUP BY resource ORDER BY resource"
+                ),
+                {"first": first_run},
+            ).all()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def wait(condition: Callable[[], bool], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    daemon = Daemon(fast, engine, client)
+    outcome: list[int] = []
+    thread = threading.Thread(target=lambda: outcome.append(daemon.run()), name="syncd-demo-run", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    latency: float | None = None
+    try:
+        wait(lambda: runs().get("events", 0) >= 2, 6)
+        if event_id is not None:
+            with engine.begin() as conn:
+                intent_id = conn.execute(
+                    text(
+                        "INSERT INTO syncd.write_intents (kind, event_id, payload) "
+                        "VALUES ('notes', :id, CAST(:payload AS jsonb)) RETURNING id"
+                    ),
+                    {"id": event_id, "payload": '{"notes": "Noted while syncd run was running (demo)"}'},
+                ).scalar_one()
+            inserted = time.monotonic()
+
+            def done() -> bool:
+                with engine.connect() as conn:
+                    status = conn.execute(
+                        text("SELECT status FROM syncd.write_intents WHERE id = :id"), {"id": intent_id}
+                    ).scalar_one()
+                return bool(status == "succeeded")
+
+            if wait(done, 5):
+                latency = time.monotonic() - inserted
+        wait(lambda: runs().get("events", 0) >= 3, 3)
+    finally:
+        daemon.stop.set()
+        thread.join(fast.shutdown_timeout_s + 5)
+        daemon.client.close()
+    ran_s = time.monotonic() - started
+    counts = runs()
+    print(f"   ran {ran_s:.1f} s: scheduled runs " + ", ".join(f"{name} x{n}" for name, n in counts.items()))
+    if latency is not None:
+        print(f"   intent INSERT (notes, event {event_id}) replayed to the API in {latency * 1000:.0f} ms")
+    else:
+        print("   the intent was not replayed within 5 s")
+    stopped = bool(outcome) and outcome[0] == EXIT_OK
+    print("   stopped cleanly (exit 0)" if stopped else "   did not stop cleanly")
+    return stopped and latency is not None and latency < 1.0 and counts.get("events", 0) >= 2

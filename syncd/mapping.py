@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -86,6 +86,12 @@ def _numeric(value: Any) -> Decimal:
 def _timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected a date-time string, got {type(value).__name__}")
+    return _timestamp_text(value)
+
+
+@lru_cache(maxsize=8192)
+def _timestamp_text(value: str) -> datetime:
+    """Parsed once per distinct text: nested copies repeat the same stamps on every page."""
     return parse_api_datetime(value)
 
 
@@ -168,21 +174,100 @@ def parent_key_columns(parent_table: str, parent_key: tuple[str, ...]) -> tuple[
     return tuple(renamed)
 
 
+# --- compiled plans -------------------------------------------------------------------------------
+#
+# Walking a DTO declaration per value (isinstance on the spec, snake(), the kind's converter) cost
+# more than the conversions themselves. Each (table, DTO) is compiled once into flat tuples; a value
+# whose Python type already is the column's (str for text, int for ids) is taken as it is, anything
+# else goes through `convert`, which raises the same MappingError as before.
+
+_SCALAR, _EMBEDDED, _REF = 0, 1, 2
+
+# The Python type a converter returns unchanged (`type(value) is T`); NoneType never matches a value.
+_AS_IS: dict[Kind, type] = {Kind.ID: int, Kind.INT: int, Kind.TEXT: str, Kind.BOOL: bool}
+_NEVER = type(None)
+
+# (_SCALAR, field, column, as-is type, kind) | (_EMBEDDED, field, ops) | (_REF, field, column, dto)
+_Op = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _ChildPlan:
+    field: str
+    table: str  # the child (or link) table
+    dto: str
+    link_column: str | None  # a RefList: the link table's `<ref>_id` column
+    plan: _Plan | None  # a Children field: the item's own plan
+    own_key: str  # how the item's grandchildren name its position
+
+
+@dataclass(frozen=True)
+class _Plan:
+    ops: tuple[_Op, ...]
+    children: tuple[_ChildPlan, ...]
+
+
+def _ops(dto: Dto, prefix: str) -> tuple[_Op, ...]:
+    ops: list[_Op] = []
+    for spec in dto.fields:
+        if isinstance(spec, Scalar):
+            column = prefix + snake(spec.name)
+            ops.append((_SCALAR, spec.name, column, _AS_IS.get(spec.kind, _NEVER), spec.kind))
+        elif isinstance(spec, Embedded):
+            ops.append((_EMBEDDED, spec.name, _ops(DTOS[spec.dto], prefix + snake(spec.name) + "_")))
+        elif isinstance(spec, Ref):
+            ops.append((_REF, spec.name, prefix + snake(spec.name) + "_id", spec.dto))
+    return tuple(ops)
+
+
+@cache
+def _plan(table: str, dto_name: str) -> _Plan:
+    dto = DTOS[dto_name]
+    children: list[_ChildPlan] = []
+    for spec in dto.fields:
+        if not isinstance(spec, Children | RefList):
+            continue
+        child = child_table_name(table, spec.name)
+        own_key = parent_key_columns(child, (ITEM_INDEX,))[0]
+        if isinstance(spec, RefList):
+            link = snake(spec.dto.removesuffix("DTO")) + "_id"
+            children.append(_ChildPlan(spec.name, child, spec.dto, link, None, own_key))
+        else:
+            children.append(_ChildPlan(spec.name, child, spec.dto, None, _plan(child, spec.dto), own_key))
+    return _Plan(_ops(dto, ""), tuple(children))
+
+
+def _fill(ops: tuple[_Op, ...], obj: Mapping[str, Any], path: str, out: Mapped, row: dict[str, Any]) -> None:
+    get = obj.get
+    for op in ops:
+        value = get(op[1])
+        tag = op[0]
+        if tag == _SCALAR:
+            _, name, column, as_is, kind = op
+            if value is None or type(value) is as_is:
+                row[column] = value
+            else:
+                row[column] = convert(kind, value, f"{path}.{name}")
+        elif tag == _EMBEDDED:
+            if value is not None and not isinstance(value, dict):
+                raise MappingError(f"{path}.{op[1]}: expected an object, got {type(value).__name__}")
+            _fill(op[2], value or {}, f"{path}.{op[1]}", out, row)
+        else:
+            _, name, column, dto_name = op
+            if value is None:
+                row[column] = None
+            elif type(value) is dict and type(value.get("id")) is int:
+                row[column] = value["id"]
+                out.refs.append((dto_name, value))
+            else:
+                row[column] = _ref_id(value, f"{path}.{name}", out, dto_name)
+
+
 def flatten(
     dto: Dto, obj: Mapping[str, Any], path: str, out: Mapped, row: dict[str, Any], prefix: str = ""
 ) -> None:
     """Fill `row` with dto's scalar, embedded and ref columns from `obj`; collect nested refs."""
-    for spec in dto.fields:
-        value = obj.get(spec.name)
-        where = f"{path}.{spec.name}"
-        if isinstance(spec, Scalar):
-            row[prefix + snake(spec.name)] = convert(spec.kind, value, where)
-        elif isinstance(spec, Embedded):
-            if value is not None and not isinstance(value, dict):
-                raise MappingError(f"{where}: expected an object, got {type(value).__name__}")
-            flatten(DTOS[spec.dto], value or {}, where, out, row, prefix + snake(spec.name) + "_")
-        elif isinstance(spec, Ref):
-            row[prefix + snake(spec.name) + "_id"] = _ref_id(value, where, out, spec.dto)
+    _fill(_ops(dto, prefix), obj, path, out, row)
 
 
 def _ref_id(value: Any, where: str, out: Mapped, dto_name: str) -> int | None:
@@ -196,6 +281,43 @@ def _ref_id(value: Any, where: str, out: Mapped, dto_name: str) -> int | None:
     return ref_id  # type: ignore[no-any-return]
 
 
+def _children(
+    plan: _Plan, obj: Mapping[str, Any], path: str, out: Mapped, key_values: dict[str, Any]
+) -> None:
+    for child in plan.children:
+        value = obj.get(child.field)
+        if value is None:
+            items: list[Any] = []
+        elif isinstance(value, list):
+            items = value
+        else:
+            raise MappingError(f"{path}.{child.field}: expected an array, got {type(value).__name__}")
+        rows = out.children.setdefault(child.table, [])
+        for position, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise MappingError(
+                    f"{path}.{child.field}[{position}]: expected an object, got {type(item).__name__}"
+                )
+            row = {**key_values, ITEM_INDEX: position}
+            if child.link_column is not None:
+                ref = item.get("id")
+                if type(ref) is int:
+                    out.refs.append((child.dto, item))
+                else:
+                    ref = _ref_id(item, f"{path}.{child.field}[{position}]", out, child.dto)
+                    if ref is None:
+                        raise MappingError(f"{path}.{child.field}[{position}].id: missing")
+                row[child.link_column] = ref
+                rows.append(row)
+                continue
+            assert child.plan is not None
+            item_path = f"{path}.{child.field}[{position}]"
+            _fill(child.plan.ops, item, item_path, out, row)
+            rows.append(row)
+            if child.plan.children:
+                _children(child.plan, item, item_path, out, {**key_values, child.own_key: position})
+
+
 def map_children(
     table: str,
     dto: Dto,
@@ -205,36 +327,7 @@ def map_children(
     key_values: dict[str, Any],
 ) -> None:
     """Rows of every Children / RefList field of `obj`, keyed by the parent's key plus a position."""
-    for spec in dto.fields:
-        if not isinstance(spec, Children | RefList):
-            continue
-        value = obj.get(spec.name)
-        where = f"{path}.{spec.name}"
-        if value is None:
-            items: list[Any] = []
-        elif isinstance(value, list):
-            items = value
-        else:
-            raise MappingError(f"{where}: expected an array, got {type(value).__name__}")
-        child = child_table_name(table, spec.name)
-        rows = out.children.setdefault(child, [])
-        for position, item in enumerate(items):
-            item_path = f"{where}[{position}]"
-            if not isinstance(item, dict):
-                raise MappingError(f"{item_path}: expected an object, got {type(item).__name__}")
-            row = {**key_values, ITEM_INDEX: position}
-            if isinstance(spec, RefList):
-                ref_id = _ref_id(item, item_path, out, spec.dto)
-                if ref_id is None:
-                    raise MappingError(f"{item_path}.id: missing")
-                row[snake(spec.dto.removesuffix("DTO")) + "_id"] = ref_id
-                rows.append(row)
-                continue
-            child_dto = DTOS[spec.dto]
-            flatten(child_dto, item, item_path, out, row)
-            rows.append(row)
-            child_keys = dict(zip(parent_key_columns(child, (ITEM_INDEX,)), (position,), strict=True))
-            map_children(child, child_dto, item, item_path, out, {**key_values, **child_keys})
+    _children(_plan(table, dto.name), obj, path, out, key_values)
 
 
 def map_object(
@@ -243,14 +336,14 @@ def map_object(
     """Map one top-level object; raises MappingError naming the first field that cannot be mapped."""
     if not isinstance(obj, dict):
         raise MappingError(f"{table}: expected an object, got {type(obj).__name__}")
+    plan = _plan(table, dto.name)
     out = Mapped(row={})
-    flatten(dto, obj, table, out, out.row)
-    out.row.update(scope or {})
+    _fill(plan.ops, obj, table, out, out.row)
+    if scope:
+        out.row.update(scope)
     for column in key:
         if out.row.get(column) is None:
             raise MappingError(f"{table}.{column}: missing (part of the primary key)")
     parent_keys = parent_key_columns(table, key)
-    map_children(
-        table, dto, obj, table, out, {pk: out.row[k] for pk, k in zip(parent_keys, key, strict=True)}
-    )
+    _children(plan, obj, table, out, {pk: out.row[k] for pk, k in zip(parent_keys, key, strict=True)})
     return out

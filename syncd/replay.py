@@ -15,6 +15,11 @@ A job's life, in `_Worker.run_one` (and `_Worker.run_batch` for list calls):
 - **finish**: succeeded (the event read back into the mirror in the same transaction), failed
   ('rejected', 'conflict', 'exhausted'), or pending again after a full-jitter backoff.
 
+Successes are recorded in per-worker finish groups (`_Worker.flush`): up to `finish_group` answered
+intents, one read-back call, one transaction that marks them succeeded and upserts their events.
+Until then they are in flight with `sent_at` set, exactly as after a crash between the answer and
+the commit, so a lost group is settled by reading back (docs/write-back.md, "Finish groups").
+
 Workers run in threads, each on its own database connection; the httpx client is shared.
 """
 
@@ -61,6 +66,11 @@ class ReplayOptions:
     backoff_base_s: float = 2.0  # full jitter: random(0, min(cap, base * 2**(attempt - 1)))
     backoff_cap_s: float = 3_600.0
     sweep_s: float = 5.0  # follow mode: a pass at least this often, notification or not
+    # Successes a worker records together: one read-back call and one transaction (intents marked
+    # succeeded + their events upserted into the mirror) for up to `finish_group` answered intents,
+    # held at most `finish_hold_s`. 1 records each on its own. See docs/write-back.md, "Finish groups".
+    finish_group: int = 50
+    finish_hold_s: float = 0.5
 
 
 def replay_options(settings: Settings, **overrides: Any) -> ReplayOptions:
@@ -322,8 +332,9 @@ def replay_once(
         with conn.begin():
             # Due by the pass's start: a retry scheduled during the pass waits for the next one.
             cutoff = store.database_now(conn)
+        crew = _Crew(options.concurrency)
         workers = [
-            _Worker(engine, writes, options, cutoff, summary, stop) for _ in range(options.concurrency)
+            _Worker(engine, writes, options, cutoff, summary, stop, crew) for _ in range(options.concurrency)
         ]
         if len(workers) == 1:
             workers[0].drain()
@@ -364,7 +375,9 @@ class _Worker:
         cutoff: dt.datetime,
         summary: ReplaySummary,
         stop: threading.Event,
+        crew: _Crew | None = None,
     ) -> None:
+        self.crew = crew or _Crew(1)
         self.engine = engine
         self.writes = writes
         self.options = options
@@ -372,32 +385,73 @@ class _Worker:
         self.summary = summary
         self.stop = stop
         self.error: Exception | None = None
+        # Answered with a 2xx, not yet recorded: finished together by `flush` (see ReplayOptions).
+        self.group: list[_Answered] = []
+        self.group_since = 0.0
+        # Nested copies (users, event types) this worker's committed mirror writes already hold, by
+        # digest: `mirror.store` skips them. Per worker, so an entry always names a committed row of
+        # this connection (a failed transaction ends the worker, and the cache with it).
+        self.written_refs: dict[tuple[str, tuple[Any, ...]], str] = {}
 
     def drain(self) -> None:
         try:
             with self.engine.connect() as conn:
-                while not self.stop.is_set():
-                    claimed = self.claim(conn)
-                    if not claimed:
-                        return
-                    if len(claimed) == 1:
-                        self.run_one(conn, claimed[0])
-                    else:
-                        self.run_batch(conn, claimed)
-        except Exception as exc:  # the pass reports it; what this worker held is orphaned, then taken over
+                try:
+                    self.work(conn)
+                except Exception:
+                    # End this session rather than pool it: what it holds (claimed, sent, answered
+                    # but not recorded) is then an orphan, taken over (and settled) by the next pass.
+                    conn.invalidate()
+                    raise
+        except Exception as exc:  # the pass reports it
             log.exception("replay.worker_failed", error=type(exc).__name__)
             self.error = exc
+        finally:
+            self.crew.leave()
 
-    def claim(self, conn: Connection) -> list[ClaimedIntent]:
+    def work(self, conn: Connection) -> None:
+        while not self.stop.is_set():
+            seen = self.crew.progress  # before the claim: progress during it is not missed
+            claimed, ready = self.claim(conn)
+            if not claimed:
+                if self.group:
+                    # Recording our successes may unblock the next intents of their events.
+                    self.flush(conn)
+                    continue
+                if not self.crew.wait_for_progress(seen, self.stop):
+                    return
+                continue
+            held = len(self.group)
+            if len(claimed) == 1:
+                self.run_one(conn, claimed[0], ready)
+            else:
+                self.run_batch(conn, claimed, ready)
+            if len(self.group) == held:  # finished (not held): its event's next one may be due
+                self.crew.progressed()
+            if self.group and (
+                len(self.group) >= self.options.finish_group
+                or time.monotonic() - self.group_since >= self.options.finish_hold_s
+            ):
+                self.flush(conn)
+        self.flush(conn)  # asked to stop: what was answered is recorded before returning
+
+    def claim(self, conn: Connection) -> tuple[list[ClaimedIntent], _Ready | None]:
+        """Claim the next intent (and its list-call companions). One that needs no step before its
+        call is also marked sent in the same transaction (`_Ready`): one commit instead of two."""
         with conn.begin():
             first = store.claim_next(conn, self.cutoff)
             if first is None:
-                return []
+                return [], None
             claimed = [first]
             key = batch_key(first)
             if key is not None and self.options.batch_size > 1:
                 claimed += store.claim_companions(
                     conn, self.cutoff, key[0], key[1], self.options.batch_size - 1
+                )
+            ready = self.ready_write(claimed)
+            if ready is not None:
+                ready = _Ready(
+                    ready.write, store.mark_sent(conn, [i.id for i in claimed], ready.write.request)
                 )
         for intent in claimed:
             log.info(
@@ -409,11 +463,32 @@ class _Worker:
                 in_doubt=intent.in_doubt,
                 batch=len(claimed),
             )
-        return claimed
+        return claimed, ready
+
+    def ready_write(self, claimed: list[ClaimedIntent]) -> _Ready | None:
+        """The call, when nothing has to happen before it: not in doubt (no settlement), no conflict
+        guard, attempts left, and no event type to look up. Anything else takes the long way."""
+        if len(claimed) > 1:  # companions are never in doubt or guarded (`batch_key`)
+            return _Ready(self.writes.batch(claimed[0].kind, claimed), {})
+        intent = claimed[0]
+        if (
+            intent.in_doubt
+            or intent.expected_updated_at is not None
+            or intent.attempts >= self.options.max_attempts
+            or (intent.kind == "reschedule" and not intent.payload.get("eventTypeId"))
+        ):
+            return None
+        try:
+            return _Ready(self.writes.single(intent, lambda: None), {})
+        except (KeyError, TypeError, ValueError):
+            return None  # run_one fails it with the reason
 
     # -- one intent: its whole life ----------------------------------------------------------------
 
-    def run_one(self, conn: Connection, intent: ClaimedIntent) -> None:
+    def run_one(self, conn: Connection, intent: ClaimedIntent, ready: _Ready | None = None) -> None:
+        if ready is not None:
+            self.send(conn, [intent], ready.write, sent=ready.sent)
+            return
         event: JsonObject | _Unread | None = UNREAD
         if intent.in_doubt:
             settled = self.settle(conn, intent)
@@ -435,10 +510,13 @@ class _Worker:
             return
         self.send(conn, [intent], write)
 
-    def run_batch(self, conn: Connection, intents: list[ClaimedIntent]) -> None:
+    def run_batch(self, conn: Connection, intents: list[ClaimedIntent], ready: _Ready | None = None) -> None:
         """Compatible intents in one list call; a 4xx sends each alone, so the bad one is isolated."""
         kind = intents[0].kind
-        rejected = self.send(conn, intents, self.writes.batch(kind, intents), batch=True)
+        if ready is None:
+            rejected = self.send(conn, intents, self.writes.batch(kind, intents), batch=True)
+        else:
+            rejected = self.send(conn, intents, ready.write, batch=True, sent=ready.sent)
         if rejected:
             log.info("intent.batch_rejected", kind=kind, intents=len(intents), error=rejected.error)
             for intent in intents:
@@ -512,11 +590,20 @@ class _Worker:
         return True
 
     def send(
-        self, conn: Connection, intents: list[ClaimedIntent], write: Write, *, batch: bool = False
+        self,
+        conn: Connection,
+        intents: list[ClaimedIntent],
+        write: Write,
+        *,
+        batch: bool = False,
+        sent: dict[int, store.SentAttempt] | None = None,
     ) -> Decision | None:
-        """Commit sent_at, call, decide, finish. Returns the decision if a batch was rejected (not finished)."""
-        with conn.begin():
-            sent = store.mark_sent(conn, [intent.id for intent in intents], write.request)
+        """Commit sent_at (unless `sent` says the claim did), call, decide, finish.
+
+        Returns the decision if a batch was rejected (not finished)."""
+        if sent is None:
+            with conn.begin():
+                sent = store.mark_sent(conn, [intent.id for intent in intents], write.request)
         held = [intent for intent in intents if intent.id in sent]
         for intent in intents:
             if intent.id not in sent:  # taken over by another session: it is theirs now
@@ -531,6 +618,12 @@ class _Worker:
             error = exc
         duration = _ms(started)
         decision = decide(held[0].kind, error)
+        if decision.outcome == "succeeded":
+            # Recorded by `flush`, with the read-back into the mirror, in one transaction.
+            if not self.group:
+                self.group_since = time.monotonic()
+            self.group += [_Answered(intent, sent[intent.id].row_id, decision, duration) for intent in held]
+            return None
         rows = [sent[intent.id].row_id for intent in held]
         with conn.begin():
             store.finish_attempts(
@@ -540,15 +633,10 @@ class _Worker:
                 status_code=decision.status,
                 answer_excerpt=decision.error,
                 duration_ms=duration,
-                error=decision.error if decision.outcome != "succeeded" else None,
+                error=decision.error,
             )
         if batch and len(held) > 1 and decision.outcome == "rejected":
             return decision
-        if decision.outcome == "succeeded":
-            events = self.read_back([intent.event_id for intent in held if intent.kind != "delete"])
-            for intent in held:
-                self.succeed(conn, intent, events.get(intent.event_id), settled=False)
-            return None
         for intent in held:
             attempt = sent[intent.id].number
             if decision.outcome == "rejected":
@@ -561,6 +649,31 @@ class _Worker:
             else:
                 self.retry(conn, intent, decision, attempt, in_doubt=False)
         return None
+
+    def flush(self, conn: Connection) -> None:
+        """Record the held successes: read their events back (one call), then one transaction finishes
+        their attempt rows, marks them succeeded and upserts the events into the mirror."""
+        group, self.group = self.group, []
+        if not group:
+            return
+        wanted = list(dict.fromkeys(a.intent.event_id for a in group if a.intent.kind != "delete"))
+        events = self.read_back(wanted)
+        with conn.begin():
+            store.finish_attempts_each(
+                conn,
+                [(a.row_id, a.decision.status, a.decision.error, a.duration_ms) for a in group],
+                outcome="succeeded",
+            )
+            store.finish_succeeded(conn, [a.intent.id for a in group])
+            for a in group:
+                if a.intent.kind == "delete":
+                    store.mark_mirror_event_deleted(conn, a.intent.event_id)
+            found = [events[event_id] for event_id in wanted if event_id in events]
+            if found:
+                store_in_mirror(conn, RESOURCES["events"], found, written_refs=self.written_refs)
+        self.crew.progressed()
+        for a in group:
+            self.noted_success(a.intent, settled=False)
 
     def read_back(self, event_ids: list[int]) -> dict[int, JsonObject]:
         """Read-your-writes: the events as they are now, for the mirror (a failure only costs freshness)."""
@@ -604,11 +717,14 @@ class _Worker:
         self, conn: Connection, intent: ClaimedIntent, event: JsonObject | None, *, settled: bool
     ) -> None:
         with conn.begin():
-            store.finish_succeeded(conn, intent.id)
+            store.finish_succeeded(conn, [intent.id])
             if intent.kind == "delete":
                 store.mark_mirror_event_deleted(conn, intent.event_id)
             elif event is not None:
-                store_in_mirror(conn, RESOURCES["events"], [event])
+                store_in_mirror(conn, RESOURCES["events"], [event], written_refs=self.written_refs)
+        self.noted_success(intent, settled=settled)
+
+    def noted_success(self, intent: ClaimedIntent, *, settled: bool) -> None:
         self.summary.note("succeeded", intent.id)
         if settled:
             self.summary.note("settled", intent.id)
@@ -649,6 +765,62 @@ class _Worker:
             delay_s=round(delay, 3),
             error=decision.error,
         )
+
+
+class _Crew:
+    """The workers of one pass. One that finds nothing to claim waits while others still work: their
+    finishing (a flushed finish group above all) may make the next intents of their events claimable.
+    The pass ends when every worker found nothing with no one else working."""
+
+    def __init__(self, size: int) -> None:
+        self.cond = threading.Condition()
+        self.working = size
+        self.progress = 0
+        self.left: set[int] = set()
+
+    def progressed(self) -> None:
+        with self.cond:
+            self.progress += 1
+            self.cond.notify_all()
+
+    def wait_for_progress(self, seen: int, stop: threading.Event) -> bool:
+        """Until progress beyond `seen` (True: claim again); False when nobody else is working (or a
+        stop): this worker leaves the pass."""
+        with self.cond:
+            self.working -= 1
+            while self.progress == seen and self.working > 0 and not stop.is_set():
+                self.cond.wait(_STOP_CHECK_S)
+            if self.progress == seen:
+                self.left.add(threading.get_ident())
+                self.cond.notify_all()
+                return False
+            self.working += 1
+            return True
+
+    def leave(self) -> None:
+        with self.cond:
+            if threading.get_ident() not in self.left:
+                self.left.add(threading.get_ident())
+                self.working -= 1
+            self.cond.notify_all()
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A claimed intent's call, already marked sent (committed with the claim)."""
+
+    write: Write
+    sent: dict[int, store.SentAttempt]
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """An intent whose call was answered with a 2xx, waiting in its worker's finish group."""
+
+    intent: ClaimedIntent
+    row_id: int  # its open intent_attempts row
+    decision: Decision
+    duration_ms: int
 
 
 class _Unread:

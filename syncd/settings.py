@@ -100,6 +100,23 @@ class Settings(BaseSettings):
     replay_max_age_s: float = Field(
         default=86_400.0, gt=0, description="An intent older than this is not retried again."
     )
+    schedule: dict[str, int | str] = Field(
+        default_factory=dict,
+        description="`syncd run`: per resource (or `full_sync`), seconds between runs or a 5-field cron line.",
+    )
+    full_sync_at: str = Field(
+        default="03:30", description="`syncd run`: local time (HH:MM) of the nightly full reconciliation."
+    )
+    leader_poll_s: float = Field(
+        default=5.0, gt=0, le=300, description="`syncd run`: a follower tries to take the lead this often."
+    )
+    shutdown_timeout_s: float = Field(
+        default=30.0, gt=0, description="`syncd run`: most seconds a stop waits for the running jobs."
+    )
+    health_host: str = Field(default="127.0.0.1", description="`syncd run`: address of the health listener.")
+    health_port: int = Field(
+        default=9187, ge=0, le=65535, description="`syncd run`: port of /healthz, /readyz, /metrics; 0 = off."
+    )
 
     @field_validator("api_rate_limit_per_s")
     @classmethod
@@ -150,6 +167,22 @@ class Settings(BaseSettings):
         from syncd.api.endpoints import resolve_paths
 
         resolve_paths(value)  # unknown endpoint names and wrong placeholders fail at load, not mid-sync
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        from syncd.scheduler import check_schedule
+
+        check_schedule(value)  # an unknown resource or a bad cron line fails at load, not at 3 a.m.
+        return value
+
+    @field_validator("full_sync_at")
+    @classmethod
+    def _check_full_sync_at(cls, value: str) -> str:
+        from syncd.scheduler import parse_time_of_day
+
+        parse_time_of_day(value)
         return value
 
     @model_validator(mode="after")

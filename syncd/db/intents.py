@@ -120,6 +120,8 @@ write_intents = Table(
 
 Index("ix_write_intents_due", write_intents.c.next_attempt_at, postgresql_where=text("status = 'pending'"))
 Index("ix_write_intents_event", write_intents.c.event_id, write_intents.c.id)
+# The claim walks pending intents in id order; without this it walks every finished one too.
+Index("ix_write_intents_pending_id", write_intents.c.id, postgresql_where=text("status = 'pending'"))
 
 intent_attempts = Table(
     "intent_attempts",

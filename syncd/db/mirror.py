@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -242,6 +243,8 @@ class _Candidate:
     scope: Mapping[str, Any] | None
     text: str = field(init=False)  # canonical JSON: hashed, and stored as `raw`
     digest: str = field(init=False)
+    # Mapped ahead of time by `prepare` (or the error it raised); None: map when needed.
+    mapped: Mapped | MappingError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.text = canonical_json(self.raw)
@@ -279,24 +282,25 @@ _KEY_FIELDS: dict[str, dict[str, tuple[str, Kind]]] = {
 }
 
 
-def store(
-    conn: Connection,
+@dataclass
+class Prepared:
+    """A page hashed (and, with `map_ahead`, mapped) before its transaction: `prepare` needs no
+    connection, so the sync engine runs it for the next page while the database writes this one."""
+
+    candidates: list[_Candidate]
+    keys: list[tuple[Any, ...]]  # every accepted object's key, in page order
+    rejected: list[Rejected]
+
+
+def prepare(
     resource: Resource,
     objects: Iterable[Any],
     *,
     scope: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
-    written_refs: dict[tuple[str, tuple[Any, ...]], str] | None = None,
-) -> StoreResult:
-    """Map and upsert one page of `resource`; see the module docstring. Runs in the caller's transaction.
-
-    `written_refs`, kept by the caller across the pages of one run, remembers the nested copies
-    (users, event types) already written with their digests, so every page does not write them again.
-
-    Cheap when little changed: objects are hashed and compared with the stored hashes first, and
-    only new or changed ones are mapped and written (with their children and nested references).
-    """
-    now = now or datetime.now(UTC)
+    map_ahead: bool = False,
+) -> Prepared:
+    """Keys, canonical JSON and digests of a page; with `map_ahead`, every object's rows too (wasted
+    on objects that turn out unchanged, so the engine asks for it only while pages keep changing)."""
     rejected: list[Rejected] = []
     candidates: dict[tuple[Any, ...], _Candidate] = {}
     keys: list[tuple[Any, ...]] = []
@@ -308,9 +312,43 @@ def store(
             continue
         candidates[key] = _Candidate(obj, key, scope)  # the last copy wins
         keys.append(key)
+    dto = DTOS.get(resource.dto)
+    if map_ahead and dto is not None:
+        for candidate in candidates.values():
+            try:
+                candidate.mapped = map_object(resource.name, dto, candidate.raw, resource.key, scope)
+            except MappingError as exc:
+                candidate.mapped = exc
+    return Prepared(list(candidates.values()), keys, rejected)
+
+
+def store(
+    conn: Connection,
+    resource: Resource,
+    objects: Iterable[Any],
+    *,
+    scope: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    written_refs: dict[tuple[str, tuple[Any, ...]], str] | None = None,
+    prepared: Prepared | None = None,
+) -> StoreResult:
+    """Map and upsert one page of `resource`; see the module docstring. Runs in the caller's transaction.
+
+    `written_refs`, kept by the caller across the pages of one run, remembers the nested copies
+    (users, event types) already written with their digests, so every page does not write them again.
+    `prepared`: the page as `prepare(resource, objects, scope=scope)` returned it (`objects` is then
+    not read again).
+
+    Cheap when little changed: objects are hashed and compared with the stored hashes first, and
+    only new or changed ones are mapped and written (with their children and nested references).
+    """
+    now = now or datetime.now(UTC)
+    if prepared is None:
+        prepared = prepare(resource, objects, scope=scope)
+    rejected = list(prepared.rejected)
     writer = _Writer(conn, now, written_refs if written_refs is not None else {})
-    counts = writer.write(resource, list(candidates.values()), rejected)
-    keys = [key for key in keys if key in writer.stored]
+    counts = writer.write(resource, prepared.candidates, rejected)
+    keys = [key for key in prepared.keys if key in writer.stored]
     counts.rejected = len(rejected)
     return StoreResult(counts, list(dict.fromkeys(keys)), rejected)
 
@@ -329,11 +367,12 @@ class _Writer:
     def write(
         self, resource: Resource, candidates: list[_Candidate], rejected: list[Rejected]
     ) -> StoreCounts:
-        unchanged_keys = self._unchanged(resource, candidates)
+        unchanged_keys, absent_keys = self._stored_state(resource, candidates)
         counts = StoreCounts(unchanged=len(unchanged_keys))
         self.stored.update(unchanged_keys)
         dto = DTOS.get(resource.dto)
         rows: list[dict[str, Any]] = []
+        row_keys: list[tuple[Any, ...]] = []
         children: dict[str, list[dict[str, Any]]] = {}
         # A page repeats the same user in every event: keep one copy per key (the last).
         refs: dict[str, dict[tuple[Any, ...], Any]] = {}
@@ -344,7 +383,12 @@ class _Writer:
                 if dto is None:
                     mapped = Mapped(row={k: v for k, v in zip(resource.key, candidate.key, strict=True)})
                 else:
-                    mapped = map_object(resource.name, dto, candidate.raw, resource.key, candidate.scope)
+                    ahead = candidate.mapped
+                    if isinstance(ahead, MappingError):
+                        raise ahead
+                    mapped = ahead or map_object(
+                        resource.name, dto, candidate.raw, resource.key, candidate.scope
+                    )
                     nested = _collect_refs(mapped)
             except MappingError as exc:
                 rejected.append(Rejected(candidate.raw, str(exc)))
@@ -353,6 +397,7 @@ class _Writer:
                 for ref_resource, ref_raw, ref_key in nested:
                     refs.setdefault(ref_resource.name, {})[ref_key] = ref_raw
             rows.append(self._row(mapped, candidate))
+            row_keys.append(candidate.key)
             for table, child_rows in mapped.children.items():
                 children.setdefault(table, []).extend(child_rows)
             self.stored.add(candidate.key)
@@ -363,7 +408,7 @@ class _Writer:
                 fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.digest]
                 self.write(RESOURCES[name], fresh, [])
                 self.written_refs.update({(name, c.key): c.digest for c in fresh})
-        written = self._upsert(resource, rows, children)
+        written = self._upsert(resource, rows, row_keys, absent_keys, children)
         counts.inserted, counts.updated = written
         counts.unchanged += len(rows) - sum(written)
         return counts
@@ -377,10 +422,13 @@ class _Writer:
         row["deleted_at"] = None
         return row
 
-    def _unchanged(self, resource: Resource, candidates: list[_Candidate]) -> set[tuple[Any, ...]]:
-        """Keys whose stored row has the same hash and is not marked deleted: nothing to write."""
+    def _stored_state(
+        self, resource: Resource, candidates: list[_Candidate]
+    ) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+        """(unchanged, absent): keys whose stored row has the same hash and is not marked deleted
+        (nothing to write), and keys with no stored row at all (deleted or not)."""
         if not candidates:
-            return set()
+            return set(), set()
         table = MIRROR[resource.name].top
         key_columns = [table.c[k] for k in resource.key]
         wanted = [c.key for c in candidates]
@@ -390,35 +438,45 @@ class _Writer:
             else tuple_(*key_columns).in_(wanted)
         )
         stored = self.conn.execute(
-            select(*key_columns, table.c.content_hash).where(match, table.c.deleted_at.is_(None))
+            select(*key_columns, table.c.content_hash, table.c.deleted_at.is_(None)).where(match)
         ).all()
-        digests = {tuple(row[:-1]): row[-1] for row in stored}
-        return {c.key for c in candidates if digests.get(c.key) == c.digest}
+        width = len(key_columns)
+        digests = {tuple(row[:width]): row[width] if row[width + 1] else None for row in stored}
+        unchanged = {c.key for c in candidates if digests.get(c.key) == c.digest}
+        return unchanged, {c.key for c in candidates if c.key not in digests}
 
     def _upsert(
-        self, resource: Resource, rows: list[dict[str, Any]], children: dict[str, list[dict[str, Any]]]
+        self,
+        resource: Resource,
+        rows: list[dict[str, Any]],
+        row_keys: list[tuple[Any, ...]],
+        absent: set[tuple[Any, ...]],
+        children: dict[str, list[dict[str, Any]]],
     ) -> tuple[int, int]:
-        """COPY into a staging table, then one INSERT ... ON CONFLICT; returns (inserted, updated)."""
+        """Rows with no stored row are COPied straight into the table; the others go through a staging
+        table and one INSERT ... ON CONFLICT. Returns (inserted, updated).
+
+        The direct COPY spares the server a second write of every new row (a first sync's pages are
+        all new). Another writer (the replay engine, a sync of the referenced resource) may insert one
+        of those keys after `_stored_state` looked: the COPY then fails inside its savepoint and every
+        row takes the upsert, as before."""
         if not rows:
             return 0, 0
         tables = MIRROR[resource.name]
         top = tables.top
-        stage = _copy_rows(self.conn, top, rows, staging=True)
-        staged = insert(top).from_select([c.name for c in top.columns], select(stage))
-        excluded = staged.excluded
-        update = {
-            c.name: excluded[c.name] for c in top.columns if c.name not in (*resource.key, "first_synced_at")
-        }
-        statement = staged.on_conflict_do_update(
-            index_elements=[top.c[k] for k in resource.key],
-            set_=update,
-            # Skip the write when nothing changed; a row coming back from deletion is always rewritten.
-            where=or_(top.c.content_hash != excluded.content_hash, top.c.deleted_at.is_not(None)),
-        ).returning(*[top.c[k] for k in resource.key], literal_column("xmax = 0").label("inserted"))
-        written = self.conn.execute(statement).all()
-        inserted = {tuple(row[: len(resource.key)]) for row in written if row.inserted}
-        updated = {tuple(row[: len(resource.key)]) for row in written if not row.inserted}
-        if tables.children and written:
+        inserted: set[tuple[Any, ...]] = set()
+        if absent:
+            new = [row for row, key in zip(rows, row_keys, strict=True) if key in absent]
+            if new and _copy_new_rows(self.conn, top, new):
+                inserted = {key for key in row_keys if key in absent}
+                rows = [row for row, key in zip(rows, row_keys, strict=True) if key not in absent]
+        updated: set[tuple[Any, ...]] = set()
+        if rows:
+            _copy_rows(self.conn, top, rows, staging=True)
+            written = self.conn.exec_driver_sql(_upsert_sql(self.conn, resource)).all()
+            inserted |= {tuple(row[: len(resource.key)]) for row in written if row.inserted}
+            updated = {tuple(row[: len(resource.key)]) for row in written if not row.inserted}
+        if tables.children and (inserted or updated):
             self._replace_children(tables, resource, inserted, updated, children)
         return len(inserted), len(updated)
 
@@ -451,6 +509,49 @@ class _Writer:
                 _copy_rows(self.conn, child.table, rows, staging=False)
 
 
+def _copy_new_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> bool:
+    """COPY rows that had no stored row straight into `table`; False (and nothing written) when one
+    of them exists by now. The savepoint is the driver's own and is never released (it ends with the
+    transaction): SQLAlchemy's `begin_nested` would cost a round trip more per page."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cursor:
+        cursor.execute("SAVEPOINT syncd_new_rows")
+        try:
+            _copy_rows(conn, table, rows, staging=False)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT syncd_new_rows")
+            return False
+    return True
+
+
+_UPSERT_SQL: dict[str, str] = {}
+
+
+def _upsert_sql(conn: Connection, resource: Resource) -> str:
+    """The staging-to-table upsert, compiled once per resource (it has no parameters): building and
+    compiling it for every page cost more than the server spent running it."""
+    found = _UPSERT_SQL.get(resource.name)
+    if found is not None:
+        return found
+    top = MIRROR[resource.name].top
+    staged = insert(top).from_select([c.name for c in top.columns], select(_staging_table(top)))
+    excluded = staged.excluded
+    update = {
+        c.name: excluded[c.name] for c in top.columns if c.name not in (*resource.key, "first_synced_at")
+    }
+    statement = staged.on_conflict_do_update(
+        index_elements=[top.c[k] for k in resource.key],
+        set_=update,
+        # Skip the write when nothing changed; a row coming back from deletion is always rewritten.
+        where=or_(top.c.content_hash != excluded.content_hash, top.c.deleted_at.is_not(None)),
+    ).returning(*[top.c[k] for k in resource.key], literal_column("xmax = 0").label("inserted"))
+    compiled = statement.compile(dialect=conn.dialect)
+    assert not compiled.params, "the upsert takes no parameters"
+    _UPSERT_SQL[resource.name] = found = str(compiled)
+    return found
+
+
 def _collect_refs(mapped: Mapped) -> list[tuple[Resource, Any, tuple[Any, ...]]]:
     """Nested copies of other top-level objects, with their keys (theirs are collected when they are written)."""
     found: list[tuple[Resource, Any, tuple[Any, ...]]] = []
@@ -460,37 +561,64 @@ def _collect_refs(mapped: Mapped) -> list[tuple[Resource, Any, tuple[Any, ...]]]
     return found
 
 
-_JSON_COLUMNS: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class _CopyPlan:
+    columns: tuple[str, ...]
+    json_positions: tuple[int, ...]  # jsonb columns other than `raw` (which is already JSON text)
+    statement: str  # COPY ... FROM STDIN into the table itself
+    stage_statement: str  # COPY ... FROM STDIN into the staging twin
+    stage_prepare: str  # creates the staging twin if this session has none, and empties it
+
+
+_COPY_PLANS: dict[str, _CopyPlan] = {}
+
+
+def _copy_plan(table: Table) -> _CopyPlan:
+    plan = _COPY_PLANS.get(table.fullname)
+    if plan is None:
+        columns = tuple(c.name for c in table.columns)
+        listed = ", ".join(columns)
+        stage = _staging_table(table).name
+        plan = _CopyPlan(
+            columns,
+            tuple(i for i, c in enumerate(table.columns) if isinstance(c.type, JSONB) and c.name != "raw"),
+            f"COPY {table.schema}.{table.name} ({listed}) FROM STDIN",
+            f"COPY {stage} ({listed}) FROM STDIN",
+            # One round trip (no parameters: the simple protocol takes both statements). DELETE, not
+            # TRUNCATE: the twin is empty or small (ON COMMIT DELETE ROWS), and a TRUNCATE makes a new file.
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.schema}.{table.name})"
+            f" ON COMMIT DELETE ROWS; DELETE FROM {stage}",
+        )
+        _COPY_PLANS[table.fullname] = plan
+    return plan
 
 
 def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, staging: bool) -> Table:
     """COPY rows into `table` (or its session-local staging twin, emptied first); returns the target."""
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    columns = [c.name for c in table.columns]
-    json_columns = _JSON_COLUMNS.setdefault(
-        table.fullname, {c.name for c in table.columns if isinstance(c.type, JSONB) and c.name != "raw"}
-    )
-    target = table
+    plan = _copy_plan(table)
+    columns = plan.columns
+    pick = itemgetter(*columns)
+    json_positions = plan.json_positions
     with driver.cursor() as cursor:
         if staging:
-            target = _staging_table(table)
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {target.name} (LIKE {table.schema}.{table.name}) ON COMMIT DELETE ROWS"
-            )
-            cursor.execute(f"TRUNCATE {target.name}")
-            qualified = target.name
-        else:
-            qualified = f"{table.schema}.{table.name}"
-        with cursor.copy(f"COPY {qualified} ({', '.join(columns)}) FROM STDIN") as copy:
+            cursor.execute(plan.stage_prepare)
+        with cursor.copy(plan.stage_statement if staging else plan.statement) as copy:
+            write = copy.write_row
             for row in rows:
-                copy.write_row(
-                    [
-                        Jsonb(row[c]) if c in json_columns and row.get(c) is not None else row.get(c)
-                        for c in columns
-                    ]
-                )
-    return target
+                try:
+                    values = pick(row)  # every column is present in a mapped row
+                except KeyError:
+                    values = tuple(row.get(c) for c in columns)
+                if json_positions:
+                    cells = list(values)
+                    for i in json_positions:
+                        if cells[i] is not None:
+                            cells[i] = Jsonb(cells[i])
+                    values = tuple(cells)
+                write(values)
+    return _staging_table(table) if staging else table
 
 
 _STAGING: dict[str, Table] = {}

@@ -73,4 +73,10 @@ def test_demo_with_no_settings_at_all(tmp_path: Path) -> None:
     assert re.search(r"event \d+ state=canceled", result.stdout), result.stdout
     assert "Prefers a call in the morning" in result.stdout
     assert "syncd db psql" in result.stdout
+    # The daemon for a few seconds: scheduled runs, an INSERT replayed within a second, a clean stop.
+    assert re.search(r"scheduled runs events x[2-9]", result.stdout), result.stdout
+    found = re.search(r"replayed to the API in (\d+) ms", result.stdout)
+    assert found, result.stdout
+    assert int(found.group(1)) < 1000
+    assert "stopped cleanly (exit 0)" in result.stdout
     assert "Traceback" not in result.stderr

@@ -193,3 +193,28 @@ def test_other_resources_land(engine: Engine, sandbox: Sandbox, name: str) -> No
         result = store(conn, RESOURCES[name], objects)
     assert result.counts.rejected == 0, result.rejected[:1]
     assert result.counts.inserted == len(objects) > 0
+
+
+def test_a_row_written_by_another_writer_meanwhile_takes_the_upsert(
+    engine: Engine, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New rows are COPied straight into the table; when one appeared after the lookup (another
+    writer), the COPY fails in its savepoint and the page is upserted as before."""
+    from syncd.db import mirror
+
+    events = _all_events(sandbox)[:20]
+    _store_events(engine, events[:5])
+    looked = mirror._Writer._stored_state
+
+    def stale(self: Any, resource: Any, candidates: Any) -> Any:
+        _, absent = looked(self, resource, candidates)
+        # As if the lookup ran before the first five were written: they look new.
+        return set(), absent | {c.key for c in candidates if resource.name == "events"}
+
+    monkeypatch.setattr(mirror._Writer, "_stored_state", stale)
+    result = _store_events(engine, events)
+    assert (result.counts.inserted, result.counts.updated, result.counts.unchanged) == (15, 0, 5)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM simplymeet.events")).scalar() == 20
+        participants = conn.execute(text("SELECT count(*) FROM simplymeet.event_participants")).scalar()
+    assert participants == sum(len(e["participants"]) for e in events)
