@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -257,3 +258,15 @@ def scratch_server(database_url: str | None, work_dir: Path) -> Iterator[Scratch
         finally:
             stop_embedded(embedded)
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells as left-aligned text columns."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds the context managers: sandbox stopped, server left

@@ -26,7 +26,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import structlog
@@ -42,6 +41,12 @@ from benchmarks.harness import (
     run_timed,
     sandbox_process,
     scratch_server,
+)
+from benchmarks.harness import (
+    columns as _columns,
+)
+from benchmarks.harness import (
+    stop_on_sigterm as _stop_on_sigterm,
 )
 from syncd.db import migrate
 
@@ -395,22 +400,11 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _columns(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-
-
 def step(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 # --- main ------------------------------------------------------------------------------------------
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # unwinds the context managers: sandbox stopped, server left
 
 
 def main(argv: list[str] | None = None) -> int:
