@@ -52,15 +52,11 @@ from benchmarks.harness import (
     PhaseFailed,
     SandboxProcess,
     ScratchServer,
+    columns,
     run_timed,
     sandbox_process,
     scratch_server,
-)
-from benchmarks.harness import (
-    columns as _columns,
-)
-from benchmarks.harness import (
-    stop_on_sigterm as _stop_on_sigterm,
+    stop_on_sigterm,
 )
 from benchmarks.run import machine
 from syncd.db import migrate
@@ -511,7 +507,7 @@ def render(results: dict[str, Any]) -> str:
                 f"{p['sandbox_cpu_s']:.1f}",
             )
         )
-    lines += _columns(table)
+    lines += columns(table)
     for p in results["phases"]:
         kinds = ", ".join(f"{n} {k}" for k, n in p["requests_by_kind"].items())
         lines.append(f"{p['phase']}: all {p['succeeded']:,} succeeded; mirror current; requests: {kinds}")
@@ -531,7 +527,7 @@ def render(results: dict[str, Any]) -> str:
         ):
             d = f[key]
             rows.append((label, f"{d['p50']:.0f}", f"{d['p95']:.0f}", f"{d['max']:.0f}", f"{d['min']:.0f}"))
-        lines += _columns(rows)
+        lines += columns(rows)
         lines.append(f"SIGTERM: exit {f['sigterm_exit']} after {f['sigterm_to_exit_s']:.2f} s")
     return "\n".join(lines)
 
@@ -542,7 +538,7 @@ def step(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     started = time.perf_counter()
     command = "python -m benchmarks.intents " + shlex.join(sys.argv[1:] if argv is None else argv)

@@ -38,15 +38,11 @@ from benchmarks.harness import (
     PhaseFailed,
     SandboxProcess,
     ScratchServer,
+    columns,
     run_timed,
     sandbox_process,
     scratch_server,
-)
-from benchmarks.harness import (
-    columns as _columns,
-)
-from benchmarks.harness import (
-    stop_on_sigterm as _stop_on_sigterm,
+    stop_on_sigterm,
 )
 from syncd.db import migrate
 
@@ -370,10 +366,10 @@ def render(results: dict[str, Any]) -> str:
                     "-",
                 )
             )
-    lines += _columns(table)
+    lines += columns(table)
     lines += [
         "",
-        *_columns(
+        *columns(
             [
                 ("figure", "measured", "target", ""),
                 *[
@@ -386,7 +382,7 @@ def render(results: dict[str, Any]) -> str:
     profile = results["sizes"][-1].get("profile")
     if profile:
         lines += ["", f"profile of an in-process first sync ({profile['wall_s']:.1f} s under cProfile):"]
-        lines += _columns(
+        lines += columns(
             [
                 ("cost", "seconds", "calls"),
                 *[(c["what"], f"{c['seconds']:.2f}", str(c["calls"])) for c in profile["costs"]],
@@ -409,7 +405,7 @@ def step(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     # The profiled sync logs through structlog; only its warnings belong on the bench's output.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     sizes = [args.events]

@@ -263,13 +263,6 @@ def _fill(ops: tuple[_Op, ...], obj: Mapping[str, Any], path: str, out: Mapped, 
                 row[column] = _ref_id(value, f"{path}.{name}", out, dto_name)
 
 
-def flatten(
-    dto: Dto, obj: Mapping[str, Any], path: str, out: Mapped, row: dict[str, Any], prefix: str = ""
-) -> None:
-    """Fill `row` with dto's scalar, embedded and ref columns from `obj`; collect nested refs."""
-    _fill(_ops(dto, prefix), obj, path, out, row)
-
-
 def _ref_id(value: Any, where: str, out: Mapped, dto_name: str) -> int | None:
     if value is None:
         return None
@@ -316,18 +309,6 @@ def _children(
             rows.append(row)
             if child.plan.children:
                 _children(child.plan, item, item_path, out, {**key_values, child.own_key: position})
-
-
-def map_children(
-    table: str,
-    dto: Dto,
-    obj: Mapping[str, Any],
-    path: str,
-    out: Mapped,
-    key_values: dict[str, Any],
-) -> None:
-    """Rows of every Children / RefList field of `obj`, keyed by the parent's key plus a position."""
-    _children(_plan(table, dto.name), obj, path, out, key_values)
 
 
 def map_object(

@@ -79,8 +79,6 @@ _SCOPE_COLUMNS: dict[str, tuple[str, TypeEngine[Any], str]] = {
     "key": ("key", Text(), "The integration's id when it has one, else a digest of the object."),
 }
 
-META_COLUMNS = ("raw", "content_hash", "first_synced_at", "synced_at", "deleted_at")
-
 
 def _dto_columns(dto: Dto, prefix: str = "", doc_prefix: str = "") -> list[Column[Any]]:
     columns: list[Column[Any]] = []
