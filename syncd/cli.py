@@ -354,14 +354,14 @@ def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import migrate
     from syncd.db.engine import open_database
     from syncd.report import LogProgress, TerminalProgress, summary_table
-    from syncd.sync import sync, sync_options
+    from syncd.sync import fewer_collections, sync, sync_options
 
     resources = _resources(args.resources)
     key = settings.require_api_key()
     progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else LogProgress()
     with open_database(settings) as database:
         migrate.require_current(database.engine)
-        with settings.api_client(api_key=key) as client:
+        with settings.api_client(api_key=key) as client, fewer_collections():
             summary = sync(
                 database.engine,
                 client,

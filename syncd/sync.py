@@ -158,18 +158,22 @@ def sync(
     """
     outcomes = []
     sources = (page_source, incremental_source)
-    with _fewer_collections():
-        for resource in resources if resources is not None else SYNCED:
-            run = _ResourceRun(
-                engine, client, resource, options or SyncOptions(), progress, sources, clock, full=full
-            )
-            outcomes.append(run.run())
+    for resource in resources if resources is not None else SYNCED:
+        run = _ResourceRun(
+            engine, client, resource, options or SyncOptions(), progress, sources, clock, full=full
+        )
+        outcomes.append(run.run())
     return SyncSummary(outcomes)
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Decoding a page makes ~50,000 containers, and at the default threshold (700) the cyclic
+def fewer_collections() -> Iterator[None]:
+    """For a process that runs one sync and exits (`syncd sync`): the collector settings are
+    process-wide, so the daemon, whose threads sync and replay at once, must not use this (freezing
+    while another thread's garbage is alive moved it to the oldest generation, where it stayed: the
+    soak's memory grew ~40 MB/min).
+
+    Decoding a page makes ~50,000 containers, and at the default threshold (700) the cyclic
     collector ran ~2,000 times in a first sync of 20,000 events (~1.8 s of CPU), rescanning
     everything imported. Collect less often (~440 times, ~0.9 s), and keep what exists before the
     sync (modules, table declarations) out of the collections. Not much less often: every httpx
