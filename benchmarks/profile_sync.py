@@ -34,7 +34,7 @@ _COSTS: tuple[tuple[str, str, str], ...] = (
     ("  JSON decode (ApiClient._decode)", "syncd/api/client.py", "_decode"),
     ("store() per page (mirror.store)", "syncd/db/mirror.py", "store"),
     ("  canonical JSON + digest (_Candidate)", "syncd/db/mirror.py", "__post_init__"),
-    ("    canonical_json (json.dumps sort_keys)", "syncd/mapping.py", "canonical_json"),
+    ("    canonical_json_bytes (orjson, sorted keys)", "syncd/mapping.py", "canonical_json_bytes"),
     ("    digest (blake2b)", "syncd/mapping.py", "digest"),
     ("  stored-hash lookup (_Writer._stored_state)", "syncd/db/mirror.py", "_stored_state"),
     ("  hash and map ahead (mirror.prepare)", "syncd/db/mirror.py", "prepare"),

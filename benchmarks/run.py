@@ -12,6 +12,7 @@ created. Exit 0 when every phase ran (targets missed are reported, not failed), 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import logging
@@ -76,6 +77,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("SYNCD_BENCH_DATABASE_URL"),
         help="a server where scratch databases may be created [SYNCD_BENCH_DATABASE_URL]; default: embedded",
     )
+    parser.add_argument(
+        "--scratch-sql",
+        default=None,
+        metavar="SQL",
+        help="SQL run in each syncd scratch database after migrating, before the clock starts (to"
+        " measure a schema-level setting before it becomes a migration); recorded in the results",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive baseline")
     parser.add_argument(
         "--baseline-budget", type=float, default=180.0, help="seconds the baseline may run (default 180)"
@@ -130,6 +138,7 @@ class Bench:
             engine = self.server.engine(url)
             try:
                 migrate.upgrade(engine)
+                self.apply_scratch_sql(engine)
                 env = self.sync_env(sandbox, url.render_as_string(hide_password=False), log_dir)
                 step(f"first sync of {events:,} events")
                 first = self.sync_phase(sandbox, env, log_dir, "first", self.args.sync_timeout)
@@ -151,6 +160,14 @@ class Bench:
             if main and self.args.profile:
                 result["profile"] = self.profile(sandbox)
         return result
+
+    def apply_scratch_sql(self, engine: Any) -> None:
+        if self.args.scratch_sql:
+            with engine.connect() as conn:
+                # The driver's own execute: no parameters, so several statements may be given at once.
+                driver = conn.connection.driver_connection
+                driver.execute(self.args.scratch_sql)
+                driver.commit()
 
     def sync_env(self, sandbox: SandboxProcess, database_url: str, log_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
@@ -244,6 +261,7 @@ class Bench:
         engine = self.server.engine(self.server.create_database("syncd_bench_profile"))
         try:
             migrate.upgrade(engine)
+            self.apply_scratch_sql(engine)
             found = profile_first_sync(engine, sandbox.base_url, self.api_key, self.args.output.parent)
         finally:
             engine.dispose()
@@ -324,6 +342,11 @@ def render(results: dict[str, Any]) -> str:
         f"syncd benchmark  {results['date']}  {m['cores']} cores, Python {m['python']}, "
         f"PostgreSQL {m['postgresql']} ({m['database']}), load {m['load_average_at_start'][0]:.2f}",
         f"client rate limit: {results['settings']['rate_limit']}; sandbox, syncd and PostgreSQL share the cores",
+        *(
+            [f"scratch SQL: {results['settings']['scratch_sql']}"]
+            if results["settings"]["scratch_sql"]
+            else []
+        ),
         "",
     ]
     header = (
@@ -411,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [args.events]
     if 0 < args.small_events < args.events:
         sizes.insert(0, args.small_events)
+    # An installed syncd has its bytecode compiled (pip does it); an editable checkout under
+    # PYTHONDONTWRITEBYTECODE=1 would compile every module at each start, inside the timings.
+    compileall.compile_dir(REPO / "syncd", quiet=1)
     started = time.perf_counter()
     command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
@@ -422,7 +448,12 @@ def main(argv: list[str] | None = None) -> int:
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "command": command.strip(),
                 "machine": machine(server),
-                "settings": {"seed": args.seed, "rate_limit": args.rate_limit, "on_page": 100},
+                "settings": {
+                    "seed": args.seed,
+                    "rate_limit": args.rate_limit,
+                    "on_page": 100,
+                    "scratch_sql": args.scratch_sql,
+                },
                 "targets": {
                     "events_per_s": TARGET_EVENTS_PER_S,
                     "no_change_s": TARGET_NO_CHANGE_S,

@@ -9,14 +9,18 @@ Child rows are replaced whenever their parent changes, so they always equal the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import orjson
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg import postgres
+from psycopg.adapt import Buffer, Dumper
+from psycopg.pq import Format
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -47,7 +51,7 @@ from syncd.mapping import (
     ITEM_INDEX,
     Mapped,
     MappingError,
-    canonical_json,
+    canonical_json_bytes,
     child_table_name,
     content_hash,
     convert,
@@ -239,14 +243,14 @@ class _Candidate:
     raw: Any
     key: tuple[Any, ...]
     scope: Mapping[str, Any] | None
-    text: str = field(init=False)  # canonical JSON: hashed, and stored as `raw`
+    json: bytes = field(init=False)  # canonical JSON (UTF-8): hashed, and stored as `raw`
     digest: str = field(init=False)
     # Mapped ahead of time by `prepare` (or the error it raised); None: map when needed.
     mapped: Mapped | MappingError | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.text = canonical_json(self.raw)
-        self.digest = digest(self.text, self.scope)
+        self.json = canonical_json_bytes(self.raw)
+        self.digest = digest(self.json, self.scope)
 
 
 def _key_of(resource: Resource, obj: Any, scope: Mapping[str, Any] | None) -> tuple[Any, ...]:
@@ -413,7 +417,7 @@ class _Writer:
 
     def _row(self, mapped: Mapped, candidate: _Candidate) -> dict[str, Any]:
         row = mapped.row
-        row["raw"] = candidate.text  # COPY sends it as text; the server parses it as jsonb
+        row["raw"] = candidate.json  # sent as it is (binary COPY); the server parses it as jsonb
         row["content_hash"] = candidate.digest
         row["first_synced_at"] = self.now
         row["synced_at"] = self.now
@@ -559,10 +563,60 @@ def _collect_refs(mapped: Mapped) -> list[tuple[Resource, Any, tuple[Any, ...]]]
     return found
 
 
+# PostgreSQL type of each column type the mirror declares: COPY is binary, and binary COPY applies
+# no casts, so every value is sent as exactly its column's type (psycopg's C dumpers, by oid).
+_COPY_TYPES: dict[type[TypeEngine[Any]], str] = {
+    BigInteger: "int8",
+    Integer: "int4",
+    Text: "text",
+    Boolean: "bool",
+    Numeric: "numeric",
+    DateTime: "timestamptz",
+    Date: "date",
+    JSONB: "jsonb",
+}
+_COPY_ARRAY_TYPES: dict[type[TypeEngine[Any]], str] = {BigInteger: "int8[]", Text: "text[]"}
+
+
+def _copy_type(column: Column[Any]) -> str:
+    type_ = column.type
+    if isinstance(type_, ARRAY):
+        found = _COPY_ARRAY_TYPES.get(type(type_.item_type))
+    else:
+        found = _COPY_TYPES.get(type(type_))
+        if found == "timestamptz" and not getattr(type_, "timezone", False):
+            found = None
+    if found is None:
+        raise TypeError(f"{column.table.name}.{column.name}: no binary COPY type for {type_!r}")
+    return found
+
+
+class _JsonbCopyDumper(Dumper):
+    """jsonb in binary COPY: version byte 1, then the JSON text. `raw` arrives as the canonical JSON
+    bytes already hashed (sent as they are, not serialized again); other jsonb columns hold the
+    decoded value."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: Any) -> Buffer | None:
+        if type(obj) is bytes:
+            return b"\x01" + obj
+        try:
+            return b"\x01" + orjson.dumps(obj)
+        except TypeError:  # what orjson refuses (integers beyond 64 bits) the standard library writes
+            return b"\x01" + json.dumps(obj).encode()
+
+
+class _JsonbCopyValue:
+    """Never instantiated: registering `_JsonbCopyDumper` for it on a COPY cursor installs the dumper
+    for the jsonb oid on that cursor only (the connection's adapters stay as they are)."""
+
+
 @dataclass(frozen=True)
 class _CopyPlan:
     columns: tuple[str, ...]
-    json_positions: tuple[int, ...]  # jsonb columns other than `raw` (which is already JSON text)
+    types: tuple[str, ...]  # the PostgreSQL type of each column, for the binary COPY
     statement: str  # COPY ... FROM STDIN into the table itself
     stage_statement: str  # COPY ... FROM STDIN into the staging twin
     stage_prepare: str  # creates the staging twin if this session has none, and empties it
@@ -579,9 +633,9 @@ def _copy_plan(table: Table) -> _CopyPlan:
         stage = _staging_table(table).name
         plan = _CopyPlan(
             columns,
-            tuple(i for i, c in enumerate(table.columns) if isinstance(c.type, JSONB) and c.name != "raw"),
-            f"COPY {table.schema}.{table.name} ({listed}) FROM STDIN",
-            f"COPY {stage} ({listed}) FROM STDIN",
+            tuple(_copy_type(c) for c in table.columns),
+            f"COPY {table.schema}.{table.name} ({listed}) FROM STDIN (FORMAT BINARY)",
+            f"COPY {stage} ({listed}) FROM STDIN (FORMAT BINARY)",
             # One round trip (no parameters: the simple protocol takes both statements). DELETE, not
             # TRUNCATE: the twin is empty or small (ON COMMIT DELETE ROWS), and a TRUNCATE makes a new file.
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.schema}.{table.name})"
@@ -592,29 +646,28 @@ def _copy_plan(table: Table) -> _CopyPlan:
 
 
 def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]], *, staging: bool) -> Table:
-    """COPY rows into `table` (or its session-local staging twin, emptied first); returns the target."""
+    """COPY rows into `table` (or its session-local staging twin, emptied first); returns the target.
+
+    Binary COPY: psycopg's C dumpers write each value in its column's binary form, and the server
+    reads it without the text format's escaping (`raw`, ~10 kB an event, is the bulk of every page:
+    the text format escaped it here and unescaped it there)."""
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     plan = _copy_plan(table)
     columns = plan.columns
     pick = itemgetter(*columns)
-    json_positions = plan.json_positions
     with driver.cursor() as cursor:
+        cursor.adapters.register_dumper(_JsonbCopyValue, _JsonbCopyDumper)
         if staging:
             cursor.execute(plan.stage_prepare)
         with cursor.copy(plan.stage_statement if staging else plan.statement) as copy:
+            copy.set_types(plan.types)
             write = copy.write_row
             for row in rows:
                 try:
                     values = pick(row)  # every column is present in a mapped row
                 except KeyError:
                     values = tuple(row.get(c) for c in columns)
-                if json_positions:
-                    cells = list(values)
-                    for i in json_positions:
-                        if cells[i] is not None:
-                            cells[i] = Jsonb(cells[i])
-                    values = tuple(cells)
                 write(values)
     return _staging_table(table) if staging else table
 
