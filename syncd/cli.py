@@ -151,13 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "run",
         _cmd_run,
-        "Run the service: scheduled syncs (on the leader), intents replayed as they arrive, /healthz "
-        "/readyz /metrics; SIGTERM stops it.",
+        "Run the service: scheduled syncs (on the leader), intents replayed and webhooks delivered as "
+        "they arrive, /healthz /readyz /metrics; SIGTERM stops it.",
     )
 
     from syncd.intents_cli import add_commands as add_queue_commands  # imports this module back
 
     add_queue_commands(commands, db_commands, add)
+    from syncd.webhooks_cli import add_commands as add_webhook_commands  # imports this module back
+
+    add_webhook_commands(commands, db_commands, add)
+    from syncd.changes_cli import add_commands as add_change_commands  # imports this module back
+
+    add_change_commands(commands, add)
     replay = add(
         commands, "replay", _cmd_replay, "Replay due write intents to the API once (exit 1 if any failed)."
     )
@@ -429,6 +435,9 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 if args.follow:
+                    from syncd.memory import tune_allocator
+
+                    tune_allocator()  # long-running and multi-threaded, as `syncd run` (see there)
                     follow(database.engine, client, stop, options)
                     return EXIT_OK
                 summary = replay_once(database.engine, client, options, stop=stop)

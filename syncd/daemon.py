@@ -7,6 +7,8 @@
   per-resource lock still guards each run, so a leader that has just lost its connection and a new
   one can never sync the same resource at once.
 - **Replay**: every replica runs `syncd.replay.follow` (claims are `FOR UPDATE SKIP LOCKED`).
+- **Webhooks**: every replica runs `syncd.webhooks.follow_deliveries` (a subscription is locked
+  while it is delivered, so it stays in order); the leader prunes the change feed hourly.
 - **Stop**: the first SIGTERM/SIGINT stops scheduling, lets the jobs under way finish their
   current page (bounded by `shutdown_timeout_s`) and exits 0; a second signal exits at once.
 - **systemd**: READY=1, STATUS=..., WATCHDOG=1 from the main loop, STOPPING=1 (`sd_notify`).
@@ -31,8 +33,9 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from syncd.api import ApiClient
-from syncd.db import health, leader
+from syncd.api import ApiClient, OnResponse
+from syncd.db import feed, health, leader
+from syncd.db import webhooks as webhook_store
 from syncd.logs import redactor
 from syncd.metrics import CONTENT_TYPE, DaemonMetrics
 from syncd.replay import ReplayOptions, follow, replay_options
@@ -40,6 +43,7 @@ from syncd.resources import SYNCED
 from syncd.scheduler import FULL_SYNC, Cadence, SyncJobs, build_scheduler, resource_cadence
 from syncd.settings import Settings
 from syncd.sync import sync_options
+from syncd.webhooks import follow_deliveries, webhook_options
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +51,8 @@ EXIT_OK, EXIT_FAILED = 0, 1
 STALE_AFTER_PERIODS = 3  # /readyz: a resource not synced for 3 of its periods is stale
 _TICK_S = 0.5  # the main loop's pace: watchdog, leadership, stop
 _RECONNECT_MAX_S = 60.0
+PRUNE_JOB = "prune_feed"
+_PRUNE_EVERY_S = 3600
 
 
 class DaemonError(Exception):
@@ -253,7 +259,7 @@ class Daemon:
         self,
         settings: Settings,
         engine: Engine,
-        client_factory: Callable[[Callable[[str, int | None, float], None]], ApiClient],
+        client_factory: Callable[[OnResponse], ApiClient],
         *,
         stop: threading.Event | None = None,
         replay: ReplayOptions | None = None,
@@ -282,8 +288,18 @@ class Daemon:
         self.health: HealthServer | None = None
         if settings.health_port:
             self.health = HealthServer(settings.health_host, settings.health_port, self.ready, self.metrics)
+        self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=_PRUNE_EVERY_S,
+            id=PRUNE_JOB,
+            name="prune the change feed",
+            next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60),
+            misfire_grace_time=_PRUNE_EVERY_S,
+        )
         self._replay_stop = threading.Event()
         self._replay_thread = threading.Thread(target=self._replay, name="syncd-replay", daemon=True)
+        self._webhooks_thread = threading.Thread(target=self._webhooks, name="syncd-webhooks", daemon=True)
 
     def ready(self) -> tuple[bool, list[str]]:
         return readiness(self.engine, self.periods, self.started_at, time.monotonic())
@@ -318,23 +334,61 @@ class Daemon:
         return f"{role}; {len(self.periods)} resources scheduled"
 
     def _replay(self) -> None:
-        """The replay loop, restarted after an unexpected error (database losses it handles itself)."""
+        self._supervise(
+            "replay",
+            lambda: follow(
+                self.engine,
+                self.client,
+                self._replay_stop,
+                self.replay_options,
+                on_pass=self.metrics.observe_replay,
+            ),
+        )
+
+    def _webhooks(self) -> None:
+        options = webhook_options(self.settings)
+        self._supervise(
+            "webhooks",
+            lambda: follow_deliveries(
+                self.engine, self._replay_stop, options, on_attempt=self.metrics.observe_delivery
+            ),
+        )
+
+    def _supervise(self, name: str, loop: Callable[[], None]) -> None:
+        """Run a follow loop until the stop, restarted after an unexpected error (database losses it
+        handles itself)."""
         failures = 0
         while not self._replay_stop.is_set():
             try:
-                follow(
-                    self.engine,
-                    self.client,
-                    self._replay_stop,
-                    self.replay_options,
-                    on_pass=self.metrics.observe_replay,
-                )
+                loop()
                 return
             except Exception as exc:
                 failures += 1
                 delay = min(_RECONNECT_MAX_S, 2 ** min(failures, 6))
-                log.error("daemon.replay_failed", error=_first_line(exc), retry_in_s=delay)
+                log.error(f"daemon.{name}_failed", error=_first_line(exc), retry_in_s=delay)
                 self._replay_stop.wait(delay)
+
+    def prune(self) -> None:
+        """The retention job (leader only): changes and delivery logs older than
+        `changes_retention_days`, except changes an enabled subscription has not been sent yet."""
+        if not self.leadership.leading or self.jobs.stopping.is_set():
+            return
+        older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.settings.changes_retention_days)
+        changes = deliveries = 0
+        try:
+            with self.engine.connect() as conn:
+                keep_after = webhook_store.lowest_enabled_cursor(conn)
+                while went := feed.prune_changes(conn, older_than, keep_after=keep_after):
+                    conn.commit()
+                    changes += went
+                while went := webhook_store.prune_deliveries(conn, older_than):
+                    conn.commit()
+                    deliveries += went
+                conn.commit()
+        except DBAPIError as exc:
+            log.warning("feed.prune_failed", error=_first_line(exc.orig or exc))
+            return
+        log.info("feed.pruned", changes=changes, deliveries=deliveries, older_than=older_than.isoformat())
 
     def run(self) -> int:
         if self.health is not None:
@@ -343,6 +397,7 @@ class Daemon:
         self.leadership.tick()  # a sole replica leads before its first jobs are due
         self.scheduler.start()
         self._replay_thread.start()
+        self._webhooks_thread.start()
         log.info(
             "daemon.started",
             leading=self.leadership.leading,
@@ -368,7 +423,8 @@ class Daemon:
         self._replay_stop.set()
         clean = self.jobs.stop(timeout)
         self._replay_thread.join(max(deadline - time.monotonic(), 0.0))
-        clean = clean and not self._replay_thread.is_alive()
+        self._webhooks_thread.join(max(deadline - time.monotonic(), 0.0))
+        clean = clean and not self._replay_thread.is_alive() and not self._webhooks_thread.is_alive()
         self.leadership.release()
         if self.health is not None:
             self.health.close()
@@ -406,14 +462,18 @@ def run_daemon(settings: Settings) -> int:
     """`syncd run`: refuses to start (SchemaBehind, one line) when the schema is behind."""
     from syncd.db import migrate
     from syncd.db.engine import open_database
+    from syncd.memory import tune_allocator
 
+    # Before the threads start and the first page is decoded: freed page buffers must go back, not
+    # stay in the threads' arenas (RSS grew ~20-40 MB/min under `make soak`; see syncd/memory.py).
+    tune_allocator()
     key = settings.require_api_key()
     stop = threading.Event()
     install_signal_handlers(stop)
     with open_database(settings, application_name="syncd-run") as database:
         migrate.require_current(database.engine)
 
-        def client(on_response: Callable[[str, int | None, float], None]) -> ApiClient:
+        def client(on_response: OnResponse) -> ApiClient:
             return settings.api_client(api_key=key, on_response=on_response)
 
         try:

@@ -6,6 +6,8 @@ is the embedded one unless `database_url` says otherwise.
 
 from __future__ import annotations
 
+import hmac
+import json
 import secrets
 import time
 from typing import Any
@@ -13,8 +15,8 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
-from syncd.api import ApiClient
-from syncd.db import migrate
+from syncd.api import ApiClient, OnResponse
+from syncd.db import feed, migrate
 from syncd.db.engine import open_database
 from syncd.logs import redactor
 from syncd.report import summary_table
@@ -46,13 +48,17 @@ def run_demo(settings: Settings, *, events: int, seed: int) -> int:
             print("   " + summary_table(summary).replace("\n", "\n   "))
             print("4. a CRM's decisions, queued in syncd.write_intents and replayed to the API")
             replayed = _replay_some_decisions(database.engine, client, settings)
-        print("5. `syncd run` for a few seconds: scheduled runs, and an intent replayed on its INSERT")
+        print(
+            "5. `syncd run` for a few seconds: scheduled runs, an intent replayed on its INSERT, "
+            "and its change sent to a local webhook receiver"
+        )
         daemon_ok = _run_daemon_briefly(settings, database.engine, base_url, key)
         print(f"done in {time.monotonic() - started:.1f} s.")
         print("Query the mirror with psql (same settings as this command), for example:")
         print("   syncd db psql -- -c 'SELECT state, count(*) FROM simplymeet.events GROUP BY 1'")
         print("   syncd db psql -- -c 'SELECT resource, status, inserted, finished_at FROM syncd.sync_runs'")
         print("   syncd db psql -- -c 'SELECT id, kind, event_id, status, attempts FROM syncd.write_intents'")
+        print("   syncd changes tail --kind event.*")
         print("   syncd status")
     return 0 if summary.ok and replayed and daemon_ok else 1
 
@@ -86,10 +92,16 @@ def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings
         for kind, event_id, payload in decisions:
             intent_id = enqueue(conn, kind, event_id, payload)
             print(f"   intent {intent_id}: {kind} event {event_id}")
+        start_of_feed = feed.last_change_id(conn)
     started = time.monotonic()
     result = replay_once(engine, client, replay_options(settings))
     print(f"   {result.line()} in {time.monotonic() - started:.2f} s")
     with engine.connect() as conn:
+        for change in feed.read_changes(conn, start_of_feed):
+            if change.origin.startswith("replay:"):
+                print(
+                    f"   change feed: #{change.id} {change.kind} {change.resource}/{change.object_id} ({change.origin})"
+                )
         rows = conn.execute(
             text(
                 "SELECT e.id, e.state, e.notes, "
@@ -111,12 +123,14 @@ def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: 
     from collections.abc import Callable
 
     from syncd.daemon import EXIT_OK, Daemon
+    from syncd.db.webhooks import add_subscription, remove_subscription
+    from syncd.webhooks import generate_secret, sign
 
     fast = settings.model_copy(
         update={"schedule": {"events": 1, "users": 2}, "leader_poll_s": 0.5, "health_port": 0}
     )
 
-    def client(on_response: Callable[[str, int | None, float], None]) -> ApiClient:
+    def client(on_response: OnResponse) -> ApiClient:
         return fast.api_client(base_url=base_url, api_key=key, rate_limit_per_s=None, on_response=on_response)
 
     with engine.connect() as conn:
@@ -146,6 +160,12 @@ def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: 
             time.sleep(0.02)
         return True
 
+    receiver = _Receiver()
+    with engine.begin() as conn:
+        secret = generate_secret()
+        subscription = add_subscription(
+            conn, receiver.url, secret, kinds=["event.*"], description="syncd demo (removed at its end)"
+        )
     daemon = Daemon(fast, engine, client)
     outcome: list[int] = []
     thread = threading.Thread(target=lambda: outcome.append(daemon.run()), name="syncd-demo-run", daemon=True)
@@ -175,10 +195,14 @@ def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: 
             if wait(done, 5):
                 latency = time.monotonic() - inserted
         wait(lambda: runs().get("events", 0) >= 3, 3)
+        wait(lambda: bool(receiver.received), 3)
     finally:
         daemon.stop.set()
         thread.join(fast.shutdown_timeout_s + 5)
         daemon.client.close()
+        receiver.close()
+        with engine.begin() as conn:
+            remove_subscription(conn, subscription.id)
     ran_s = time.monotonic() - started
     counts = runs()
     print(f"   ran {ran_s:.1f} s: scheduled runs " + ", ".join(f"{name} x{n}" for name, n in counts.items()))
@@ -186,6 +210,46 @@ def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: 
         print(f"   intent INSERT (notes, event {event_id}) replayed to the API in {latency * 1000:.0f} ms")
     else:
         print("   the intent was not replayed within 5 s")
+    delivered = False
+    for headers, body in receiver.received[:1]:
+        event = json.loads(body)
+        expected = sign(secret, headers["webhook-id"], int(headers["webhook-timestamp"]), body)
+        delivered = hmac.compare_digest(expected, headers["webhook-signature"])
+        print(
+            f"   webhook: {event['type']} on {event['data']['resource']}/{event['data']['id']} POSTed to "
+            f"{receiver.url}, signature {'valid' if delivered else 'INVALID'} ({len(receiver.received)} in all)"
+        )
+    if not receiver.received:
+        print("   no webhook arrived within 3 s")
     stopped = bool(outcome) and outcome[0] == EXIT_OK
     print("   stopped cleanly (exit 0)" if stopped else "   did not stop cleanly")
-    return stopped and latency is not None and latency < 1.0 and counts.get("events", 0) >= 2
+    return stopped and delivered and latency is not None and latency < 1.0 and counts.get("events", 0) >= 2
+
+
+class _Receiver:
+    """A webhook receiver on a free loopback port, in a thread: records (headers, body), answers 204."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, name="syncd-demo-receiver", daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -6,19 +6,22 @@ gauges are read from the database at each scrape, so they are true even for work
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from syncd.db import health
+from syncd.db import feed, health
+from syncd.db import webhooks as webhook_store
 from syncd.db.intents import STATUSES
 from syncd.replay import ReplaySummary
 from syncd.sync import ResourceOutcome
+from syncd.webhooks import Attempt
 
 log = structlog.get_logger(__name__)
 
@@ -53,22 +56,43 @@ class DaemonMetrics:
             ["endpoint", "status"],
             registry=r,
         )
+        self.api_retries = Counter(
+            "syncd_api_retries",
+            "API requests sent again after a 429, a 5xx or a network error (each retry once).",
+            ["endpoint"],
+            registry=r,
+        )
         self.intents_replayed = Counter(
             "syncd_intents_replayed",
             "Intents finished or put back by replay passes of this process.",
             ["outcome"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "syncd_webhook_deliveries",
+            "Webhook delivery attempts by this process, by outcome (delivered, failed, gone).",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_latency = Histogram(
+            "syncd_webhook_delivery_duration_seconds",
+            "Webhook delivery attempt duration.",
+            registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
         leader = Gauge(
             "syncd_leader", "1 while this process holds the lead and runs the sync jobs.", registry=r
         )
         leader.set_function(lambda: 1.0 if is_leader() else 0.0)
         r.register(_DatabaseCollector(engine, resources))
+        r.register(_FeedCollector(engine))
 
-    def observe_api(self, endpoint: str, status: int | None, duration_s: float) -> None:
+    def observe_api(self, endpoint: str, status: int | None, duration_s: float, attempt: int) -> None:
         """ApiClient's `on_response` hook (called from page threads too: prometheus-client is thread-safe)."""
         self.api_latency.labels(endpoint).observe(duration_s)
         self.api_responses.labels(endpoint, str(status) if status is not None else "error").inc()
+        if attempt > 1:
+            self.api_retries.labels(endpoint).inc()
 
     def observe_page(self, resource: str) -> None:
         self.sync_pages.labels(resource).inc()
@@ -85,6 +109,11 @@ class DaemonMetrics:
             done = len(getattr(summary, outcome))
             if done:
                 self.intents_replayed.labels(outcome).inc(done)
+
+    def observe_delivery(self, attempt: Attempt) -> None:
+        """`follow_deliveries`' `on_attempt` hook."""
+        self.webhook_deliveries.labels(attempt.outcome).inc()
+        self.webhook_latency.observe(attempt.duration_s)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -129,3 +158,46 @@ class _DatabaseCollector(Collector):
             if name in ages:
                 fresh.add_metric([name], ages[name])
         yield fresh
+
+
+class _FeedCollector(Collector):
+    """The change feed: changes per kind (counted from the table, so a change written by any replica
+    counts once, from this process's start), and per enabled webhook subscription the age of its
+    oldest undelivered change."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen_through: int | None = None  # the feed's newest id at the previous scrape
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+        with self.lock:
+            try:
+                with self.engine.connect() as conn:
+                    if self.seen_through is None:
+                        self.seen_through = feed.last_change_id(conn)
+                    self.seen_through, new = feed.count_by_kind(conn, self.seen_through)
+                    ages = webhook_store.undelivered_ages_s(conn)
+            except DBAPIError as exc:
+                log.warning("metrics.database_unavailable", error=type(exc.orig or exc).__name__)
+                return
+            for kind, count in new.items():
+                self.counts[kind] = self.counts.get(kind, 0) + count
+            counts = dict(self.counts)
+        changes = CounterMetricFamily(
+            "syncd_changes",
+            "Changes recorded in the feed since this process started, by kind.",
+            labels=["kind"],
+        )
+        for kind, count in sorted(counts.items()):
+            changes.add_metric([kind], float(count))
+        yield changes
+        backlog = GaugeMetricFamily(
+            "syncd_webhook_oldest_undelivered_age_seconds",
+            "Per enabled webhook subscription: age of its oldest undelivered change (0: none).",
+            labels=["subscription"],
+        )
+        for subscription_id, age in sorted(ages.items()):
+            backlog.add_metric([str(subscription_id)], age)
+        yield backlog

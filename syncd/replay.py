@@ -33,15 +33,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import psycopg
 import structlog
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from syncd.api import ApiClient, ApiError, ApiNotFound, JsonObject, format_api_datetime, parse_api_datetime
 from syncd.api.errors import ApiAuthError, ApiTransientError
 from syncd.db import replay_store as store
+from syncd.db.feed import set_origin
 from syncd.db.intents import NOTIFY_CHANNEL
+from syncd.db.listen import follow_notifications
 from syncd.db.mirror import store as store_in_mirror
 from syncd.db.replay_store import ClaimedIntent
 from syncd.logs import redactor
@@ -53,7 +53,6 @@ log = structlog.get_logger(__name__)
 BATCHABLE = frozenset({"cancel", "no_show"})
 # Seconds between waits on the listening connection, so a stop is noticed promptly.
 _STOP_CHECK_S = 0.2
-_RECONNECT_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -659,6 +658,7 @@ class _Worker:
         wanted = list(dict.fromkeys(a.intent.event_id for a in group if a.intent.kind != "delete"))
         events = self.read_back(wanted)
         with conn.begin():
+            set_origin(conn, "replay:" + ",".join(str(a.intent.id) for a in group))
             store.finish_attempts_each(
                 conn,
                 [(a.row_id, a.decision.status, a.decision.error, a.duration_ms) for a in group],
@@ -717,6 +717,7 @@ class _Worker:
         self, conn: Connection, intent: ClaimedIntent, event: JsonObject | None, *, settled: bool
     ) -> None:
         with conn.begin():
+            set_origin(conn, f"replay:{intent.id}")
             store.finish_succeeded(conn, [intent.id])
             if intent.kind == "delete":
                 store.mark_mirror_event_deleted(conn, intent.event_id)
@@ -855,66 +856,13 @@ def follow(
     backoff; a stop lets the intents under way finish, then returns.
     """
     options = options or ReplayOptions()
-    listener = _Listener(engine)
-    failures = 0
-    try:
-        while not stop.is_set():
-            try:
-                listener.listen()  # before the pass: an INSERT during the pass still wakes the next one
-                summary = replay_once(engine, client, options, stop=stop)
-                failures = 0
-                if on_pass is not None:
-                    on_pass(summary)
-                wait = options.sweep_s
-                if summary.next_due_in_s is not None:
-                    wait = min(wait, max(summary.next_due_in_s, 0.0))
-                listener.wait(wait, stop)
-            except (psycopg.OperationalError, DBAPIError) as exc:
-                failures += 1
-                delay = min(_RECONNECT_MAX_S, 0.5 * 2 ** min(failures - 1, 6))
-                message = redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-                log.warning("replay.database_lost", error=message, retry_in_s=delay)
-                listener.close()
-                stop.wait(delay)
-    finally:
-        listener.close()
-        log.info("replay.stopped")
 
+    def one_pass() -> float:
+        summary = replay_once(engine, client, options, stop=stop)
+        if on_pass is not None:
+            on_pass(summary)
+        if summary.next_due_in_s is not None:
+            return min(options.sweep_s, summary.next_due_in_s)
+        return options.sweep_s
 
-class _Listener:
-    """A dedicated autocommit psycopg connection that LISTENs on the intents channel."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.conn: psycopg.Connection[Any] | None = None
-
-    def listen(self) -> None:
-        if self.conn is not None and not self.conn.closed:
-            return
-        self.conn = psycopg.connect(
-            self.conninfo, autocommit=True, application_name="syncd-replay-listen", connect_timeout=10
-        )
-        self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        log.info("replay.listening", channel=NOTIFY_CHANNEL)
-
-    def wait(self, timeout_s: float, stop: threading.Event) -> bool:
-        """Until a notification (True), the timeout or a stop (False); drains what else is queued."""
-        assert self.conn is not None
-        deadline = time.monotonic() + timeout_s
-        while not stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            got = list(self.conn.notifies(timeout=min(left, _STOP_CHECK_S), stop_after=1))
-            if got:
-                drained = list(self.conn.notifies(timeout=0.01))  # a burst of INSERTs is one wake-up
-                log.debug("replay.notified", intent_id=got[0].payload, more=len(drained))
-                return True
-        return False
-
-    def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            finally:
-                self.conn = None
+    follow_notifications(engine, stop, NOTIFY_CHANNEL, name="replay", one_pass=one_pass)

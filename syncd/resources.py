@@ -46,6 +46,13 @@ class Resource:
         return self.incremental_field is not None
 
     @property
+    def object_name(self) -> str:
+        """The singular that names the resource's change kinds: `event` in `event.cancelled`."""
+        if self.name.endswith("ies"):
+            return self.name[:-3] + "y"
+        return self.name[:-1] if self.name.endswith("s") else self.name
+
+    @property
     def scope(self) -> tuple[str, ...]:
         """Key columns that name the parent a PER_EVENT_TYPE read belongs to."""
         return ("event_type_id",) if self.read is Read.PER_EVENT_TYPE else ()

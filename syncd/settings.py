@@ -117,6 +117,26 @@ class Settings(BaseSettings):
     health_port: int = Field(
         default=9187, ge=0, le=65535, description="`syncd run`: port of /healthz, /readyz, /metrics; 0 = off."
     )
+    changes_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="`syncd run`: changes (syncd.changes) and webhook delivery logs older than this are pruned "
+        "(hourly); a change not yet delivered to an enabled webhook subscription is kept.",
+    )
+    webhook_retry_for_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="A webhook subscription failing for longer than this is disabled (`syncd webhooks enable`).",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds a webhook receiver has to answer a delivery."
+    )
+    webhook_connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds to connect to a webhook receiver."
+    )
+    webhook_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Changes sent to one subscription per pass, in order."
+    )
 
     @field_validator("api_rate_limit_per_s")
     @classmethod

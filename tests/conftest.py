@@ -24,6 +24,7 @@ from syncd.db import migrate
 from syncd.db.embedded import start_embedded, stop_embedded
 from syncd.db.engine import make_engine
 from syncd.db.url import parse_database_url
+from tests.webhook_receiver import Receiver
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -105,6 +106,15 @@ def database_url(pg_admin_url: URL, template_database: str) -> Iterator[URL]:
     yield pg_admin_url.set(database=name)
     with _admin(pg_admin_url) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a free loopback port, for this test alone."""
+    server = Receiver()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

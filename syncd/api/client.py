@@ -58,7 +58,8 @@ DEFAULT_PAGE_CONCURRENCY = 4
 # More parallel page reads than this would hammer the account, not speed a sync up.
 MAX_PAGE_CONCURRENCY = 32
 
-OnResponse = Callable[[str, int | None, float], None]
+# (endpoint name, HTTP status or None for no answer, seconds, attempt number: 2 and up are retries)
+OnResponse = Callable[[str, int | None, float, int], None]
 CancellationPolicyKind = Literal["organization", "user"]
 OrderDirection = Literal["asc", "desc"]
 _REQUEST_DATETIME = "%Y-%m-%d %H:%M:%S"
@@ -578,7 +579,7 @@ class ApiClient:
         )
         if self._on_response is not None:
             try:
-                self._on_response(spec.name, status, duration)
+                self._on_response(spec.name, status, duration, attempt)
             except Exception as exc:  # a metrics hook must not turn a settled call into a failed one
                 log.warning("api.on_response_failed", endpoint=spec.name, error=type(exc).__name__)
 

@@ -23,8 +23,11 @@ child tables keyed by the parent's key and `position` (the item's index); arrays
 link tables. Every top-level table also has `raw` (the object exactly as received),
 `content_hash`, `first_synced_at`, `synced_at` and `deleted_at` (NULL while the object exists
 upstream). Date-times are `timestamptz` (the instant exactly, whatever offset the API used).
+`event_history` is the exception: every version of every event, with the events' columns and
+`raw`, and `valid_from` / `valid_to` / `recorded_at` instead (see docs/change-feed.md).
 
-Schema `{state}` is syncd's own state (runs, cursors, intents).
+Schema `{state}` is syncd's own state (runs, cursors, intents, the change feed `changes`, webhook
+subscriptions and their deliveries).
 """
 
 

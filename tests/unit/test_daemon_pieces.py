@@ -72,3 +72,19 @@ def test_full_sync_at_is_a_time_of_day() -> None:
     assert parse_time_of_day("03:30").hour == 3
     with pytest.raises(SettingsError, match="full_sync_at"):
         load_settings(overrides={"full_sync_at": "half past three"})
+
+
+def test_api_retries_are_counted_apart_from_first_attempts() -> None:
+    from sqlalchemy import create_engine
+
+    from syncd.metrics import DaemonMetrics
+
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")  # never connected here
+    metrics = DaemonMetrics(engine, ["events"], lambda: False)
+    metrics.observe_api("event.list", 429, 0.01, 1)
+    metrics.observe_api("event.list", 200, 0.02, 2)
+    metrics.observe_api("event.list", 200, 0.02, 1)
+    sample = metrics.registry.get_sample_value
+    assert sample("syncd_api_retries_total", {"endpoint": "event.list"}) == 1.0
+    assert sample("syncd_api_responses_total", {"endpoint": "event.list", "status": "429"}) == 1.0
+    assert sample("syncd_api_request_duration_seconds_count", {"endpoint": "event.list"}) == 3.0

@@ -68,7 +68,7 @@ def test_every_read_endpoint_works(sandbox: Sandbox) -> None:
         BASE_URL,
         API_KEY,
         transport=sandbox.transport(),
-        on_response=lambda name, status, _: called.update([name]),
+        on_response=lambda name, status, _, __: called.update([name]),
         rate_limit_per_s=None,
     ) as client:
         events = _all_events(client)
@@ -160,7 +160,10 @@ def test_a_dropped_write_is_in_doubt_and_not_repeated(sandbox: Sandbox, client: 
     sandbox.faults.drop_rate = 1.0
     with (
         ApiClient(
-            BASE_URL, API_KEY, transport=sandbox.transport(), on_response=lambda n, s, d: statuses.append(s)
+            BASE_URL,
+            API_KEY,
+            transport=sandbox.transport(),
+            on_response=lambda n, s, d, a: statuses.append(s),
         ) as writer,
         pytest.raises(ApiTransientError) as caught,
     ):

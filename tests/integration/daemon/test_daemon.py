@@ -16,12 +16,13 @@ import stamina
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
-from syncd.api import ApiClient
+from syncd.api import ApiClient, OnResponse
 from syncd.daemon import Daemon
 from syncd.replay import ReplayOptions
 from syncd.sandbox import Sandbox
 from syncd.settings import Settings, load_settings
 from tests.helpers import url_for_env
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,7 @@ class Running:
     """A Daemon in a thread, stopped (and checked to exit 0) at the end."""
 
     def __init__(self, settings: Settings, engine: Engine, sb: Sandbox) -> None:
-        def client(on_response: Callable[[str, int | None, float], None]) -> ApiClient:
+        def client(on_response: OnResponse) -> ApiClient:
             return ApiClient(
                 "http://sandbox",
                 API_KEY,
@@ -215,3 +216,47 @@ def test_a_stop_during_a_sync_exits_0_with_the_pages_committed(engine: Engine, d
     assert 1 <= run.pages < 20
     assert next_page == run.pages + 1
     assert mirrored == run.pages * 100
+
+
+def test_the_daemon_delivers_webhooks_reports_the_feed_and_prunes_it(
+    sb: Sandbox, engine: Engine, database_url: URL, receiver: Receiver
+) -> None:
+    from syncd.db.webhooks import add_subscription
+    from syncd.webhooks import generate_secret
+
+    with engine.begin() as conn:
+        subscription = add_subscription(conn, receiver.url, generate_secret(), kinds=["event.*"])
+    daemon = Running(settings_for(database_url, changes_retention_days=1), engine, sb)
+    try:
+        wait_for(lambda: succeeded(engine, "events") >= 1, 20, "a run of events")
+        # The first sync's event.created changes, each a POST, in order.
+        wait_for(lambda: len(receiver.ids()) >= 30, 20, "the first sync's 30 events")
+        ids = receiver.ids()
+        assert ids == sorted(ids)
+        assert {r.json["type"] for r in receiver.received} == {"event.created"}
+        first = daemon.daemon.metrics.exposition().decode()  # the feed's counter starts here
+        event_id = next(i for i in sb.world.event_ids() if sb.world.event_dto(i)["state"] == "active")
+        sb.world.cancel_event(event_id, "from the daemon test")
+        wait_for(lambda: receiver.received[-1].json["type"] == "event.cancelled", 20, "the cancel's POST")
+        metrics = daemon.daemon.metrics.exposition().decode()
+        assert "syncd_changes_total" in first
+        assert 'syncd_changes_total{kind="event.cancelled"} 1.0' in metrics
+        assert 'syncd_webhook_deliveries_total{outcome="delivered"} 31.0' in metrics
+        assert (
+            f'syncd_webhook_oldest_undelivered_age_seconds{{subscription="{subscription.id}"}} 0.0' in metrics
+        )
+
+        # Age every change past the retention; the prune job keeps what the subscription is owed.
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE syncd.changes SET occurred_at = occurred_at - interval '2 days'"))
+            conn.execute(
+                text("UPDATE syncd.webhook_subscriptions SET cursor_id = cursor_id - 1 WHERE id = :id"),
+                {"id": subscription.id},
+            )
+            newest = conn.execute(text("SELECT max(id) FROM syncd.changes")).scalar_one()
+        daemon.daemon.prune()
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT id FROM syncd.changes ORDER BY id")).scalars().all()
+        assert left == [newest]  # owed to the subscription (its cursor is one behind)
+    finally:
+        assert daemon.stop() == 0

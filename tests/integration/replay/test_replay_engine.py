@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from syncd.api import ApiClient, parse_api_datetime
-from syncd.db import replay_store
+from syncd.db import feed, replay_store
 from syncd.replay import ReplayOptions
 from syncd.sandbox import Sandbox
 from tests.integration.replay.conftest import (
@@ -390,3 +390,18 @@ def test_database_now_and_next_due(engine: Engine, sb: Sandbox) -> None:
         assert due is not None
         assert due <= 0
         assert replay_store.database_now(conn).tzinfo is not None
+
+
+def test_a_replayed_cancel_lands_in_the_feed_with_its_intent_as_origin(
+    sb: Sandbox, engine: Engine, mirrored: None, replay: Replay
+) -> None:
+    event_id = active_events(sb)[0]
+    with engine.connect() as conn:
+        start = feed.last_change_id(conn)
+    intent_id = enqueue(engine, "cancel", event_id, {"reason": "from the CRM"})
+    assert replay().succeeded == [intent_id]
+    with engine.connect() as conn:
+        found = feed.read_changes(conn, start)
+    assert [(c.object_id, c.kind, c.origin) for c in found] == [
+        (str(event_id), "event.cancelled", f"replay:{intent_id}")
+    ]

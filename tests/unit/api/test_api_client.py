@@ -483,7 +483,7 @@ def test_key_is_not_in_a_transient_error_either(make_client: MakeClient) -> None
 
 
 def test_request_log_and_response_hook(make_client: MakeClient) -> None:
-    seen: list[tuple[str, int | None, float]] = []
+    seen: list[tuple[str, int | None, float, int]] = []
     client, _ = make_client(
         sequence(httpx.ConnectError("x"), ok({"id": 5})), on_response=lambda *a: seen.append(a)
     )
@@ -498,12 +498,15 @@ def test_request_log_and_response_hook(make_client: MakeClient) -> None:
     assert requests[1]["method"] == "GET"
     assert requests[1]["endpoint"] == "event.get"
     assert isinstance(requests[1]["duration_ms"], float)
-    assert [(name, status) for name, status, _ in seen] == [("event.get", None), ("event.get", 200)]
-    assert all(duration >= 0 for _, _, duration in seen)
+    assert [(name, status, attempt) for name, status, _, attempt in seen] == [
+        ("event.get", None, 1),
+        ("event.get", 200, 2),
+    ]
+    assert all(duration >= 0 for _, _, duration, _ in seen)
 
 
 def test_a_failing_hook_does_not_fail_the_call(make_client: MakeClient) -> None:
-    def hook(name: str, status: int | None, duration: float) -> None:
+    def hook(name: str, status: int | None, duration: float, attempt: int) -> None:
         raise RuntimeError("metrics down")
 
     client, calls = make_client(lambda r: EMPTY, on_response=hook)
