@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from syncd.cli import EXIT_OK, Handler, UsageError
+from syncd.cli import EXIT_OK, Handler, UsageError, non_negative_int
 from syncd.settings import Settings
 
 if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
@@ -42,14 +42,14 @@ def add_commands(commands: SubParsers, add: Add) -> None:
     tail.add_argument(
         "--from",
         dest="from_id",
-        type=_non_negative_int,
+        type=non_negative_int,
         metavar="ID",
         help="start at this change id (default: the last --lines changes)",
     )
     tail.add_argument(
         "-n",
         "--lines",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="without --from: how many of the latest changes to print first (default 10)",
@@ -66,30 +66,14 @@ def add_commands(commands: SubParsers, add: Add) -> None:
     add(actions, "kinds", _cmd_kinds, "List every change kind the feed records.")
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return value
-
-
 def parse_kinds(values: Sequence[str]) -> list[str]:
     """`--kind` values (repeatable, comma-separated), each checked; UsageError names a bad one."""
     from syncd.db import feed  # not at import: `syncd --help` should not load the mirror's tables
 
-    kinds = []
-    for value in values:
-        for part in value.split(","):
-            if not part.strip():
-                continue
-            try:
-                kinds.append(feed.check_kind_filter(part))
-            except ValueError as exc:
-                raise UsageError(f"--kind: {exc}") from None
-    return kinds
+    try:
+        return feed.parse_kind_filters(values)
+    except ValueError as exc:
+        raise UsageError(f"--kind: {exc}") from None
 
 
 def describe(change: feed.Change) -> str:

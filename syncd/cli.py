@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
     sandbox.add_argument("--api-key", default="sandbox-key", help="X-API-KEY the sandbox accepts")
     sandbox.add_argument(
-        "--events", type=_non_negative_int, default=200, help="events in the world (default 200)"
+        "--events", type=non_negative_int, default=200, help="events in the world (default 200)"
     )
     sandbox.add_argument("--seed", type=int, default=1, help="seed of the world (default 1)")
     sandbox.add_argument(
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = add(commands, "demo", _cmd_demo, "Run syncd end to end against a local sandbox and the database.")
     demo.add_argument(
-        "--events", type=_non_negative_int, default=300, help="events in the sandbox (default 300)"
+        "--events", type=non_negative_int, default=300, help="events in the sandbox (default 300)"
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the sandbox world (default 1)")
     return parser
@@ -195,7 +195,8 @@ def _number(kind: Callable[[str], Any], check: Callable[[Any], bool], what: str)
 
 
 _port = _number(int, lambda v: 0 <= v <= 65535, "a port number (0-65535)")
-_non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+positive_int = _number(int, lambda v: v > 0, "a whole number > 0")
 _non_negative_float = _number(float, lambda v: v >= 0, "a number >= 0")
 _positive_float = _number(float, lambda v: v > 0, "a number > 0")
 _share = _number(float, lambda v: 0.0 <= v <= 1.0, "a share between 0 and 1")

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import Connection
 
-from syncd.cli import EXIT_OK, Handler, UsageError
+from syncd.cli import EXIT_OK, Handler, UsageError, positive_int
 from syncd.db.intents import KINDS, STATUSES, IntentError, WriteIntent
+from syncd.formatting import json_default, one_line, table, when
 from syncd.settings import Settings
 
 if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
@@ -34,8 +35,6 @@ _INTENT_COMMANDS = {
     "resend": ("resend_notification", "Queue resending an event's notification."),
 }
 assert {kind for kind, _ in _INTENT_COMMANDS.values()} == set(KINDS)
-
-_LAST_ERROR_WIDTH = 80
 
 
 def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> None:
@@ -91,16 +90,16 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
     intents_commands = intents.add_subparsers(dest="intents_command", metavar="ACTION", required=True)
     listing = add(intents_commands, "list", _cmd_intents_list, "List intents, newest first.")
     listing.add_argument("--status", choices=STATUSES, help="only intents in this status")
-    listing.add_argument("--limit", type=_positive_int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many (default 50)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     retry = add(
         intents_commands, "retry", _cmd_intents_retry, "Put a failed intent back in the queue, due now."
     )
-    retry.add_argument("intent_id", type=_positive_int, metavar="ID")
+    retry.add_argument("intent_id", type=positive_int, metavar="ID")
     withdraw = add(
         intents_commands, "withdraw", _cmd_intents_withdraw, "Take a pending intent out of the queue."
     )
-    withdraw.add_argument("intent_id", type=_positive_int, metavar="ID")
+    withdraw.add_argument("intent_id", type=positive_int, metavar="ID")
 
     grant = add(
         db_commands,
@@ -129,13 +128,6 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
-def _positive_int(text: str) -> int:
-    value = _integer(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number > 0")
-    return value
 
 
 def _timestamp(text: str) -> dt.datetime:
@@ -209,7 +201,7 @@ def _cmd_intents_list(args: argparse.Namespace, settings: Settings) -> int:
     with _queue(settings) as conn:
         found = list_intents(conn, status=args.status, limit=args.limit)
     if args.json:
-        print(json.dumps([intent.as_dict() for intent in found], indent=2, default=_json_default))
+        print(json.dumps([intent.as_dict() for intent in found], indent=2, default=json_default))
     else:
         print(intents_table(found))
     return EXIT_OK
@@ -251,21 +243,6 @@ def _cmd_db_grant(args: argparse.Namespace, settings: Settings) -> int:
 # --- output ---------------------------------------------------------------------------------------
 
 
-def _json_default(value: object) -> str:
-    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
-
-
-def _when(value: dt.datetime | None) -> str:
-    return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _one_line(text: str | None, width: int = _LAST_ERROR_WIDTH) -> str:
-    if not text:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 3] + "..."
-
-
 def intents_table(intents: Sequence[WriteIntent]) -> str:
     """id, kind, event, status, attempts, next attempt (pending only), last error: one row each."""
     if not intents:
@@ -278,13 +255,9 @@ def intents_table(intents: Sequence[WriteIntent]) -> str:
             str(i.event_id),
             i.status if i.failure_reason in (None, i.status) else f"{i.status} ({i.failure_reason})",
             str(i.attempts),
-            _when(i.next_attempt_at) if i.status == "pending" else "-",
-            _one_line(i.last_error),
+            when(i.next_attempt_at) if i.status == "pending" else "-",
+            one_line(i.last_error),
         )
         for i in intents
     ]
-    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in [header, *rows]
-    )
+    return table(header, rows)

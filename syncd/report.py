@@ -14,6 +14,7 @@ from typing import TextIO
 import structlog
 
 from syncd.db.state import ResourceStatus
+from syncd.formatting import table, when
 from syncd.sync import ProgressUpdate, SyncSummary
 
 log = structlog.get_logger(__name__)
@@ -95,7 +96,7 @@ def summary_table(summary: SyncSummary) -> str:
         )
         for o in summary.outcomes
     ]
-    lines = _table(header, rows)
+    lines = table(header, rows).split("\n")
     for o in summary.failed:
         lines.append(f"{o.resource}: {o.error}")
     return "\n".join(lines)
@@ -108,12 +109,12 @@ def status_table(statuses: Sequence[ResourceStatus], now: dt.datetime) -> str:
         success = s.cursor.last_success_at if s.cursor is not None else None
         run = s.last_run
         outcome = (
-            "-" if run is None else f"{run.status} ({run.mode}, {_when(run.finished_at or run.started_at)})"
+            "-" if run is None else f"{run.status} ({run.mode}, {when(run.finished_at or run.started_at)})"
         )
         rows.append(
             (
                 s.resource,
-                _when(success),
+                when(success),
                 age(success, now),
                 str(s.live),
                 str(s.deleted),
@@ -122,7 +123,7 @@ def status_table(statuses: Sequence[ResourceStatus], now: dt.datetime) -> str:
                 (run.error or "") if run is not None and run.status == "failed" else "",
             )
         )
-    return "\n".join(_table(header, rows))
+    return table(header, rows)
 
 
 def age(when: dt.datetime | None, now: dt.datetime) -> str:
@@ -134,16 +135,3 @@ def age(when: dt.datetime | None, now: dt.datetime) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _when(value: dt.datetime | None) -> str:
-    return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    # The last column (errors) is left unpadded: it may be long, and nothing follows it.
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in [header, *rows]
-    ]

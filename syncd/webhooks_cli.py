@@ -8,7 +8,6 @@ is printed once, by `add`, and never again.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection
 
-from syncd.cli import EXIT_FAILED, EXIT_OK, Handler, UsageError
+from syncd.cli import EXIT_FAILED, EXIT_OK, Handler, UsageError, positive_int
+from syncd.formatting import json_default, one_line, table, when
 from syncd.settings import Settings
 
 if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
@@ -68,7 +68,7 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
     start.add_argument(
         "--from",
         dest="from_id",
-        type=_positive_int,
+        type=positive_int,
         metavar="ID",
         help="start with change ID (default: only changes from now on)",
     )
@@ -83,7 +83,7 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
         ("test", _cmd_test, "Send one signed webhook.test ping now; prints the status and latency."),
     ):
         parser = add(actions, name, handler, help_text)
-        parser.add_argument("subscription_id", type=_positive_int, metavar="ID")
+        parser.add_argument("subscription_id", type=positive_int, metavar="ID")
 
     replay = add(
         actions,
@@ -91,30 +91,20 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
         _cmd_replay,
         "Send a range of changes again, in order (moves the cursor back to --from).",
     )
-    replay.add_argument("subscription_id", type=_positive_int, metavar="ID")
+    replay.add_argument("subscription_id", type=positive_int, metavar="ID")
     replay.add_argument(
-        "--from", dest="from_id", type=_positive_int, required=True, metavar="CHANGE_ID", help="first change"
+        "--from", dest="from_id", type=positive_int, required=True, metavar="CHANGE_ID", help="first change"
     )
     replay.add_argument(
         "--to",
         dest="to_id",
-        type=_positive_int,
+        type=positive_int,
         metavar="CHANGE_ID",
         help="last change (default: up to the cursor, then on as usual)",
     )
 
 
 # --- argument types -------------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number > 0")
-    return value
 
 
 def check_url(text: str) -> str:
@@ -142,12 +132,12 @@ def _url(text: str) -> str:
 
 def parse_kinds(text: str) -> list[str]:
     """`event.cancelled,event.*` as a filter list; ValueError naming a kind that does not exist."""
-    from syncd.db.feed import check_kind_filter
+    from syncd.db.feed import parse_kind_filters
 
-    kinds = [part.strip() for part in text.split(",") if part.strip()]
+    kinds = parse_kind_filters([text])
     if not kinds:
         raise ValueError("--kinds needs at least one kind, e.g. event.cancelled or event.*")
-    return list(dict.fromkeys(check_kind_filter(kind) for kind in kinds))
+    return kinds
 
 
 def _kinds(text: str) -> list[str]:
@@ -221,7 +211,7 @@ def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             {**sub.as_dict(), "url": _show_url(sub.url), "state": sub.state, "backlog": count}
             for sub, count in found
         ]
-        print(json.dumps(rows, indent=2, default=_json_default))
+        print(json.dumps(rows, indent=2, default=json_default))
     else:
         print(subscriptions_table(found, BACKLOG_COUNT_LIMIT))
     return EXIT_OK
@@ -314,24 +304,9 @@ def _kinds_text(kinds: Sequence[str]) -> str:
     return ",".join(kinds) if kinds else "all kinds"
 
 
-def _json_default(value: object) -> str:
-    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
-
-
-def _when(value: dt.datetime | None) -> str:
-    return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _one_line(text: str | None, width: int = _LAST_ERROR_WIDTH) -> str:
-    if not text:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 3] + "..."
-
-
 def _state(sub: Subscription) -> str:
     if not sub.enabled:
-        return f"disabled ({_one_line(sub.disabled_reason, 40)})" if sub.disabled_reason else "disabled"
+        return f"disabled ({one_line(sub.disabled_reason, 40)})" if sub.disabled_reason else "disabled"
     if sub.attempts:
         return f"failing ({sub.attempts} attempts)"
     return "ok"
@@ -350,14 +325,10 @@ def subscriptions_table(found: Sequence[tuple[Subscription, int]], limit: int) -
             _kinds_text(sub.kinds),
             str(sub.cursor_id),
             f"{count}+" if count >= limit else str(count),
-            _when(sub.next_attempt_at) if sub.enabled and sub.attempts else "-",
+            when(sub.next_attempt_at) if sub.enabled and sub.attempts else "-",
             _show_url(sub.url),
-            _one_line(sub.last_error),
+            one_line(sub.last_error),
         )
         for sub, count in found
     ]
-    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in [header, *rows]
-    )
+    return table(header, rows)

@@ -76,6 +76,13 @@ def check_kind_filter(value: str) -> str:
     )
 
 
+def parse_kind_filters(values: Sequence[str]) -> list[str]:
+    """Kind filters as given on a command line (`event.cancelled,event.*`, repeatable): split on
+    commas, each checked (ValueError naming a bad one), duplicates dropped, in order."""
+    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return list(dict.fromkeys(check_kind_filter(part) for part in parts))
+
+
 def kinds_match(kinds: ColumnElement[Any], filters: Sequence[str] | None) -> ColumnElement[bool]:
     """SQL: a change whose `kinds` array matches a filter list (empty or None: everything)."""
     if not filters or "*" in filters:
