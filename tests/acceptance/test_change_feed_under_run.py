@@ -99,6 +99,9 @@ def test_cancel_is_delivered_once_signed_and_a_killed_daemon_loses_nothing(
             wait_for(lambda: sum(receiver.in_flight.values()) >= 1, 15, "a delivery in flight")
             daemon.process.send_signal(signal.SIGKILL)
             daemon.process.wait(10)
+            # The receiver records a request when it has answered it: let the dead daemon's finish,
+            # so the list below is in the order the requests arrived.
+            wait_for(lambda: sum(receiver.in_flight.values()) == 0, 15, "the killed delivery's answer")
         finally:
             daemon.close()
 
