@@ -78,19 +78,20 @@ def test_follow_survives_a_lost_listening_connection(sb: Sandbox, engine: Engine
     thread = threading.Thread(target=follow, args=(engine, client, stop, options))
     thread.start()
     try:
-        with engine.connect() as conn:
-            _wait_for(
-                lambda: (
+
+        def listening() -> bool:
+            # A new transaction each time: pg_stat_activity is a snapshot taken once per transaction.
+            with engine.connect() as conn:
+                return bool(
                     conn.execute(
                         text(
                             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'syncd-replay-listen'"
                         )
                     ).scalar_one()
-                    and not conn.rollback()
-                ),
-                10,
-                "the listener",
-            )
+                )
+
+        _wait_for(listening, 10, "the listener")
+        with engine.connect() as conn:
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'syncd-replay-listen'"
