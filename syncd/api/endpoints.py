@@ -1,6 +1,7 @@
 """The SimplyMeet panel API, declared once: one `Endpoint` per operation.
 
-The table follows /work/shared/simplymeet-api/ENDPOINTS.md. A path the public docs confirm is
+The table follows the public API reference's endpoint table (ENDPOINTS.md; the tests hold its
+rows in tests/data/api_reference.json and check this table against them). A path the docs confirm is
 `Confirmed`; a path inferred from the naming pattern is `Inferred`, and any path can be replaced
 by name at run time (`ApiClient(paths={...})`, fed from the `[api.paths]` settings table), so a
 wrong guess is fixed in configuration rather than in code.

@@ -1,7 +1,14 @@
-"""The reference parser: the contract tests trust it for every field name, so it is pinned here."""
+"""The reference facts and their parser: the contract tests trust them for every field name.
+
+The facts are pinned here as the committed data file holds them; tests/unit/test_reference_data.py
+proves that file is what the parser makes of the reference text. The parser's quirks are pinned on
+synthetic text, so they stay checked without the reference at hand.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -13,13 +20,10 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")
-def text() -> str:
-    return reference.load_reference_text()
-
-
-@pytest.fixture(scope="module")
-def sections(text: str) -> dict[str, list[tuple[str, str]]]:
-    return reference.parse_reference(text)
+def sections() -> dict[str, list[tuple[str, str]]]:
+    """{docs title: [(field name, type)]}, as the data file holds them."""
+    by_class = {dto: [(f.name, f.type) for f in fields] for dto, fields in reference.dtos().items()}
+    return {title: by_class[dto] for title, dto in reference.TITLE_TO_DTO.items()}
 
 
 def test_event_dto_fields_are_exactly_the_documented_ones(sections: dict[str, list[tuple[str, str]]]) -> None:
@@ -66,15 +70,12 @@ def test_event_dto_types(sections: dict[str, list[tuple[str, str]]]) -> None:
     assert types["sentEmailReminder"] == "int"
 
 
-def test_every_section_of_the_schema_part_is_parsed(
-    text: str, sections: dict[str, list[tuple[str, str]]]
-) -> None:
-    schema_part = text[text.index(reference.SCHEMA_SECTION_START) :]
-    assert len(sections) == schema_part.count(reference.HEADER) == 56
+def test_every_section_of_the_schema_part_is_kept() -> None:
+    assert len(reference.dtos()) == 56
 
 
-def test_every_title_has_a_dto_class_name(sections: dict[str, list[tuple[str, str]]]) -> None:
-    assert set(sections) == set(reference.TITLE_TO_DTO)
+def test_every_title_has_a_dto_class_name() -> None:
+    assert set(reference.dtos()) == set(reference.TITLE_TO_DTO.values())
     assert len(set(reference.TITLE_TO_DTO.values())) == len(reference.TITLE_TO_DTO), (
         "class names must be unique"
     )
@@ -215,7 +216,7 @@ def test_unparseable_row_is_an_error() -> None:
         reference.parse_rows("Some prose without rows -")
 
 
-def test_datetime_fields_come_from_descriptions() -> None:
+def test_datetime_fields_are_the_described_ones() -> None:
     event = {f.name for f in reference.dtos()["EventDTO"] if f.is_datetime}
     assert event == {"createdAt", "updatedAt", "scheduledAt", "endDate", "canceledAt"}
     poll = {f.name for f in reference.dtos()["PollAvailabilityDTO"] if f.is_datetime}
@@ -228,27 +229,7 @@ def test_resolve_type() -> None:
     assert reference.resolve_type("eventType") == reference.TypeRef("object", None, is_list=False)
 
 
-def test_missing_reference_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = tmp_path / "nowhere.txt"
-    monkeypatch.setenv(reference.REFERENCE_ENV, str(missing))
-    assert reference.reference_path() == missing
-    with pytest.raises(reference.ReferenceMissingError, match=r"reference not found at .*nowhere\.txt"):
-        reference.load_reference_text()
-
-
-def test_env_points_at_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
-    copy = tmp_path / "ref.txt"
-    copy.write_text(text, encoding="utf-8")
-    monkeypatch.setenv(reference.REFERENCE_ENV, str(copy))
-    assert reference.load_reference_text() == text
-
-
-def test_default_location_is_beside_the_repository() -> None:
-    repo = Path(reference.__file__).resolve().parents[1]
-    assert repo.parent / "shared" / "simplymeet-api" / reference.REFERENCE_NAME == reference.DEFAULT_REFERENCE
-
-
-def test_enumerated_values_come_from_descriptions() -> None:
+def test_enumerated_values_are_the_described_ones() -> None:
     fields = {(dto, f.name): f for dto, fs in reference.dtos().items() for f in fs}
     assert fields["EventTypeDTO", "type"].allowed_values == {"regular", "round-robin", "collective"}
     assert fields["EventTypeDTO", "durationType"].allowed_values == {"fixed", "flexible"}
@@ -266,9 +247,145 @@ def test_enumerated_values_come_from_descriptions() -> None:
     assert fields["QuestionDTO", "config"].allowed_values is None, "only string fields are enumerated"
 
 
-def test_uuid_fields_come_from_descriptions() -> None:
+def test_uuid_fields_are_the_described_ones() -> None:
     event = {f.name for f in reference.dtos()["EventDTO"] if f.is_uuid}
     assert event == {"uuid"}
     assert not [f.name for f in reference.dtos()["QuestionDTO"] if f.is_uuid], (
         "QuestionDTO.uuid is not said to be one"
     )
+
+
+# -- the generator, on synthetic text ----------------------------------------------------------------
+
+ENDPOINTS_TEXT = """\
+| | method | path | request | answer |
+|---|---|---|---|---|
+| C | GET / PUT | /panel/api/user-cancellation-policy | CancellationPolicyRequestDTO (PUT) | CancellationPolicyDTO |
+| I | DELETE | /panel/api/event/{id} | - | empty |
+"""
+
+
+def _synthetic_reference(row: str = "when string The creation date of it") -> str:
+    """A reference text with every known section title, each holding one row."""
+    return "intro\n" + "".join(f"{title}{reference.HEADER} {row} -\n" for title in reference.TITLE_TO_DTO)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("at string Date and time of the event start", reference.Field("at", "string", is_datetime=True)),
+        ("at string ISO 8601 timestamp", reference.Field("at", "string", is_datetime=True)),
+        ("id string Event UUID", reference.Field("id", "string", is_uuid=True)),
+        (
+            "kind string Can be 'user' or 'organization'",
+            reference.Field("kind", "string", allowed_values=frozenset({"user", "organization"})),
+        ),
+        (
+            "kind string Duration type: fixed or flexible",
+            reference.Field("kind", "string", allowed_values=frozenset({"fixed", "flexible"})),
+        ),
+        ("kind string The kind of it, free text", reference.Field("kind", "string")),
+        ("at int Date and time as a UNIX UUID 'x'", reference.Field("at", "int")),
+    ],
+)
+def test_descriptions_give_their_facts(row: str, expected: reference.Field) -> None:
+    assert reference.parse_rows(row + " -") == [expected]
+
+
+def test_a_field_cannot_be_both_a_date_time_and_a_uuid() -> None:
+    with pytest.raises(ValueError, match="'at' is described as both a date-time and a UUID"):
+        reference.parse_rows("at string Creation date, a UUID -")
+
+
+def test_two_sections_on_one_line_are_refused() -> None:
+    text = f"Access Control List Rule schema{reference.HEADER} name string X - Thing{reference.HEADER} size int Y -\n"
+    with pytest.raises(ValueError, match="2 'Имя Тип Описание' headers but 1 parsed sections"):
+        reference.parse_sections(text)
+
+
+def test_titles_must_match_the_class_names_both_ways() -> None:
+    with pytest.raises(ValueError, match=r"without a DTO class name in TITLE_TO_DTO: \['Brand new'\]"):
+        reference.parse_dtos(_synthetic_reference() + f"Brand new{reference.HEADER} name string X -\n")
+    partial = "intro\n" + f"Access Control List Rule schema{reference.HEADER} name string X -\n"
+    with pytest.raises(
+        ValueError, match=r"TITLE_TO_DTO names sections the reference does not have: .*'Answer'"
+    ):
+        reference.parse_dtos(partial)
+
+
+def test_endpoint_rows_give_one_endpoint_per_method() -> None:
+    assert reference.parse_endpoints(ENDPOINTS_TEXT) == [
+        reference.DocumentedEndpoint("GET", "/panel/api/user-cancellation-policy", confirmed=True),
+        reference.DocumentedEndpoint("PUT", "/panel/api/user-cancellation-policy", confirmed=True),
+        reference.DocumentedEndpoint("DELETE", "/panel/api/event/{id}", confirmed=False),
+    ]
+    with pytest.raises(ValueError, match=r"ENDPOINTS\.md has no"):
+        reference.parse_endpoints("# no table here\n")
+
+
+def test_extracted_data_holds_facts_not_prose() -> None:
+    text = _synthetic_reference()
+    data = reference.extract(text, ENDPOINTS_TEXT)
+    assert data["generated_from"]["reference"] == {
+        "file": reference.REFERENCE_NAME,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+    assert list(data["dtos"]) == sorted(reference.TITLE_TO_DTO.values())
+    assert data["dtos"]["EventDTO"] == [{"name": "when", "type": "string", "format": "date-time"}]
+    assert data["endpoints"][0] == ["DELETE", "/panel/api/event/{id}", "inferred"]
+    assert "creation" not in reference.render(data).lower(), "a description leaked into the data"
+
+
+def test_rendering_puts_one_field_or_endpoint_per_line() -> None:
+    rendered = reference.render(reference.extract(_synthetic_reference(), ENDPOINTS_TEXT))
+    assert '\n      {"name": "when", "type": "string", "format": "date-time"}\n' in rendered
+    assert '\n    ["GET", "/panel/api/user-cancellation-policy", "confirmed"],\n' in rendered
+    assert json.loads(rendered)["dtos"]["PollDTO"][0]["name"] == "when"
+
+
+def test_the_committed_file_is_in_its_rendered_form() -> None:
+    # A hand edit that is not in the generator's form shows up here, even without the reference.
+    assert reference.DATA_FILE.read_text(encoding="utf-8") == reference.render(reference.load_data())
+
+
+def test_the_committed_file_names_its_sources_without_a_path() -> None:
+    sources = reference.load_data()["generated_from"]
+    assert sources["reference"]["file"] == reference.REFERENCE_NAME
+    assert sources["endpoints"]["file"] == reference.ENDPOINTS_NAME
+    for source in sources.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", source["sha256"]), source
+
+
+def test_generator_refuses_a_missing_reference_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert reference.main([str(tmp_path / "nowhere.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert re.match(r"reference-data: SimplyMeet API reference not found at .*nowhere\.txt", err)
+
+
+def test_generator_needs_the_endpoint_table_beside_the_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / reference.REFERENCE_NAME).write_text(_synthetic_reference(), encoding="utf-8")
+    assert reference.main([str(tmp_path / reference.REFERENCE_NAME)]) == 2
+    assert "ENDPOINTS.md is missing (it lives beside the reference)" in capsys.readouterr().err
+
+
+def test_generator_check_reports_a_stale_file_without_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / reference.REFERENCE_NAME).write_text(_synthetic_reference(), encoding="utf-8")
+    (tmp_path / reference.ENDPOINTS_NAME).write_text(ENDPOINTS_TEXT, encoding="utf-8")
+    before = reference.DATA_FILE.read_text(encoding="utf-8")
+    assert reference.main(["--check", str(tmp_path / reference.REFERENCE_NAME)]) == 1
+    assert "api_reference.json differs from what" in capsys.readouterr().err
+    assert reference.DATA_FILE.read_text(encoding="utf-8") == before
+
+
+def test_generator_without_a_reference_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(reference.REFERENCE_ENV, raising=False)
+    with pytest.raises(SystemExit) as exc:
+        reference.main([])
+    assert exc.value.code == 2

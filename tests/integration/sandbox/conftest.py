@@ -9,16 +9,8 @@ import httpx
 import pytest
 
 from syncd.sandbox import Sandbox
-from tests import reference
 from tests.integration.sandbox.contract import WorldIds, learn_ids
 from tests.integration.sandbox.default_world import ANCHOR, SteppingClock, api_client, make_sandbox
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _reference_is_present() -> None:
-    """Every field these tests check comes from the reference: without it, fail, never skip."""
-    reference.dtos()
-
 
 # -- a shared world that tests only read -------------------------------------------------------
 

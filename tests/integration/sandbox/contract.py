@@ -1,7 +1,7 @@
 """What a client written only from the SimplyMeet docs expects of an answer.
 
-Field names and types come from tests/reference.py (the docs' own text); nothing here names a
-DTO field by hand except where a test needs a value to act on (an id, a date).
+Field names and types come from tests/reference.py (the facts extracted from the docs' own text);
+nothing here names a DTO field by hand except where a test needs a value to act on (an id, a date).
 """
 
 from __future__ import annotations

@@ -1,19 +1,15 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
 
 from syncd.api import ENDPOINTS, Answer, ApiClient, PathSource, resolve_paths
+from tests import reference
 from tests.unit.api.mock_api import CANARY_KEY, Recorder
 
 pytestmark = pytest.mark.unit
-
-# In CI the repository is cloned with shared/ beside it, as tests/reference.py expects.
-ENDPOINTS_MD = Path(__file__).resolve().parents[3].parent / "shared" / "simplymeet-api" / "ENDPOINTS.md"
 
 BRIEFED_NAMES = {
     "event.list", "event.get", "event.cancel", "event.cancel_list", "event.reschedule", "event.notes",
@@ -29,14 +25,10 @@ BRIEFED_NAMES = {
 
 
 def _documented_rows() -> set[tuple[str, str, PathSource]]:
-    if not ENDPOINTS_MD.exists():
-        pytest.skip(f"{ENDPOINTS_MD} is not here")
-    rows = set()
-    row = re.compile(r"^\|\s*([CI])\s*\|\s*([A-Z /]+?)\s*\|\s*(/panel/api\S*)\s*\|", re.MULTILINE)
-    for source, methods, path in row.findall(ENDPOINTS_MD.read_text(encoding="utf-8")):
-        for method in methods.split("/"):
-            rows.add((method.strip(), path, PathSource.CONFIRMED if source == "C" else PathSource.INFERRED))
-    return rows
+    return {
+        (e.method, e.path, PathSource.CONFIRMED if e.confirmed else PathSource.INFERRED)
+        for e in reference.documented_endpoints()
+    }
 
 
 def test_the_table_names_every_endpoint() -> None:
