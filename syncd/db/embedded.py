@@ -232,8 +232,9 @@ def _root_pgdata(data_dir: Path, account: pwd.struct_passwd) -> Path:
         if legacy:
             try:
                 link.rename(instance / "postgres")  # same file system: atomic; owner and modes kept
-            except OSError:
-                return link  # another file system: left where it is (docs/operations.md says how to move it)
+            except OSError:  # another file system: left where it is (docs/operations.md says how to move it)
+                _check_reachable(account, link)
+                return link
             log.warning("db.embedded_data_moved", source=str(link), target=str(instance / "postgres"))
         pgdata = _make_dir(instance / "postgres", 0o700, owner=account)
         if link.is_symlink() and link.resolve() != pgdata:
@@ -255,8 +256,8 @@ def _make_dir(path: Path, mode: int, *, owner: pwd.struct_passwd | None) -> Path
     try:
         path.mkdir(mode=mode)
     except FileExistsError:
-        st = path.lstat()
-        if path.is_symlink() or not path.is_dir():
+        st = path.stat()
+        if (owner is not None and path.is_symlink()) or not path.is_dir():
             raise EmbeddedDatabaseError(f"{path} is not a folder; move it away") from None
         if owner is not None and (st.st_uid != owner.pw_uid or st.st_mode & 0o077):
             raise EmbeddedDatabaseError(
