@@ -256,7 +256,7 @@ def scratch_server(database_url: str | None, work_dir: Path) -> Iterator[Scratch
         try:
             server.drop_created()
         finally:
-            stop_embedded(embedded)
+            stop_embedded(embedded, delete=True)  # as root its data is under /var/lib/syncd
             shutil.rmtree(data_dir, ignore_errors=True)
 
 

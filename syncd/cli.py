@@ -285,6 +285,8 @@ def _cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     with open_database(settings) as database:
         current, head = migrate.current_revision(database.engine), migrate.head_revision()
         print(f"database  {database.target}")
+        if database.embedded is not None:
+            print(f"data      {database.embedded.pgdata}")
         print(f"schema    {current or 'empty'} (this syncd needs {head})")
         print(f"psql      {database.psql_hint()}")
     if current != head:

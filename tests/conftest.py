@@ -54,7 +54,7 @@ def pg_admin_url() -> Iterator[URL]:
     data_dir = Path(tempfile.mkdtemp(prefix="syncd-test-pg-"))
     server = start_embedded(data_dir)
     yield server.url(database="postgres")
-    stop_embedded(server)
+    stop_embedded(server, delete=True)  # as root its data is under /var/lib/syncd, not in data_dir
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

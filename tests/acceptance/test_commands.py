@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,10 +105,17 @@ def test_db_upgrade_and_status(empty_database_url: URL, tmp_path: Path) -> None:
 def test_db_upgrade_on_the_embedded_default(tmp_path: Path) -> None:
     """No database settings at all: the embedded server in the XDG data dir, then psql works on it."""
     env = clean_env(home=tmp_path)
-    result = run_syncd("db", "upgrade", env=env)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / ".local" / "share" / "syncd" / "postgres" / "PG_VERSION").exists()
-    query = "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('simplymeet', 'syncd')"
-    psql = run_syncd("db", "psql", "--", "-At", "-c", query, env=env)
-    assert psql.returncode == 0, psql.stderr
-    assert psql.stdout.strip() == "simplymeet,syncd"
+    pgdata = tmp_path / ".local" / "share" / "syncd" / "postgres"  # as root, a link to /var/lib/syncd/<hash>
+    try:
+        result = run_syncd("db", "upgrade", env=env)
+        assert result.returncode == 0, result.stderr
+        assert (pgdata / "PG_VERSION").exists()
+        status = run_syncd("db", "status", env=env)
+        assert f"data      {pgdata.resolve()}" in status.stdout.splitlines()
+        query = "SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('simplymeet', 'syncd')"
+        psql = run_syncd("db", "psql", "--", "-At", "-c", query, env=env)
+        assert psql.returncode == 0, psql.stderr
+        assert psql.stdout.strip() == "simplymeet,syncd"
+    finally:
+        if pgdata.is_symlink():
+            shutil.rmtree(pgdata.resolve().parent, ignore_errors=True)

@@ -44,11 +44,11 @@ class OwnPostgres:
     """An embedded PostgreSQL this test alone uses, so it may stop and start it at will."""
 
     def __init__(self) -> None:
-        # Not under pytest's tmp_path: as root the server runs as another user, which must reach it.
+        # Not under pytest's tmp_path: a concurrent pytest run prunes old basetemps, server and all.
         self.data_dir = Path(tempfile.mkdtemp(prefix="syncd-pg-restart-"))
         self.server: EmbeddedServer = start_embedded(self.data_dir)
-        self.user: str | None = self.server.handle.system_user  # 'embedded_postgres' when run as root
-        self.pg_ctl = self.server.psql_binary.with_name("pg_ctl")
+        self.user: str | None = self.server.account  # 'embedded_postgres' when run as root
+        self.pg_ctl = self.server.pginstall / "bin" / "pg_ctl"
 
     def _pg_ctl(self, *args: str) -> None:
         # Output to files, not pipes: the postmaster inherits them and a pipe would never close.
@@ -69,7 +69,7 @@ class OwnPostgres:
         self._pg_ctl("-m", "fast", "stop")
 
     def start(self) -> None:
-        """Again on the same socket directory, as embedded_postgres started it."""
+        """Again on the same socket directory, as syncd started it."""
         self._pg_ctl(
             "-o",
             '-h ""',
@@ -87,7 +87,7 @@ class OwnPostgres:
         if self.running():
             with contextlib.suppress(AssertionError):
                 self._pg_ctl("-m", "immediate", "stop")
-        stop_embedded(self.server)  # leaves the library's list of users; the server is already down
+        stop_embedded(self.server, delete=True)  # leaves the list of users; the server is already down
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
