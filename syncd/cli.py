@@ -309,9 +309,12 @@ def _cmd_db_psql(args: argparse.Namespace, settings: Settings) -> int:
             binary = found
         url = database.url.set(drivername="postgresql")
         env = dict(os.environ)
-        if url.password:
-            env["PGPASSWORD"] = str(url.password)  # never on the command line, where ps would show it
-        conninfo = url.set(password=None).render_as_string(hide_password=False)
+        # Never on the command line, where ps would show it: the userinfo password or a password= option.
+        password = url.password or url.query.get("password")
+        if isinstance(password, str) and password:
+            env["PGPASSWORD"] = password
+        without_password = url.set(password=None).difference_update_query(["password"])
+        conninfo = without_password.render_as_string(hide_password=False)
         # The embedded server must stay up while psql runs, so psql is a child, not an exec.
         extra = args.psql_args[1:] if args.psql_args[:1] == ["--"] else args.psql_args
         return subprocess.call([binary, conninfo, *extra], env=env)  # noqa: S603  # our own psql
