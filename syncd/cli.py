@@ -17,6 +17,7 @@ import structlog
 
 from syncd import __version__
 from syncd.db.errors import DatabaseUnavailable, EmbeddedDatabaseError, SchemaBehind
+from syncd.db.url import has_credentials
 from syncd.logs import configure_logging, redactor
 from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 
@@ -464,6 +465,12 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "database_url", None) and has_credentials(args.database_url):
+        _fail(
+            parser,
+            "--database-url holds a password, which `ps` shows to every user: "
+            "put the URL in SYNCD_DATABASE_URL or in a file named by SYNCD_DATABASE_URL_FILE",
+        )
     try:
         overrides = {name: getattr(args, name, None) for name in FLAG_SETTINGS}
         settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)

@@ -17,7 +17,6 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 
 from syncd.db.url import (
     DatabaseUrlError,
-    has_credentials,
     mask_database_url,
     normalize_database_url,
     url_secrets,
@@ -318,11 +317,6 @@ def load_settings(*, config_file: Path | None = None, overrides: Mapping[str, An
         config_file = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
     file_values = read_config_file(config_file) if config_file is not None else {}
     flags = {key: value for key, value in (overrides or {}).items() if value is not None}
-    if isinstance(flags.get("database_url"), str) and has_credentials(flags["database_url"]):
-        raise SettingsError(
-            "--database-url holds a password, which `ps` shows to every user: "
-            "put the URL in SYNCD_DATABASE_URL or in a file named by SYNCD_DATABASE_URL_FILE"
-        )
 
     class _Layered(Settings):
         @classmethod

@@ -211,21 +211,3 @@ def test_database_url_file_problems_name_the_file_never_the_content(
     )
     assert expected in message
     assert CANARY not in message
-
-
-@pytest.mark.parametrize("url", [f"postgresql://u:{CANARY}@db/x", f"postgresql://u@db/x?password={CANARY}"])
-def test_a_password_in_the_database_url_flag_is_refused(url: str) -> None:
-    with pytest.raises(SettingsError) as caught:
-        load_settings(overrides={"database_url": url})
-    message = str(caught.value)
-    assert "--database-url holds a password" in message
-    assert "SYNCD_DATABASE_URL or" in message
-    assert "SYNCD_DATABASE_URL_FILE" in message
-    assert CANARY not in message
-
-
-def test_the_database_url_flag_without_a_password_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNCD_DATABASE_URL", f"postgresql://u:{CANARY}@db/env")
-    flag = "postgresql://u@db/flag?passfile=/run/pgpass"  # a password file's path is no password
-    settings = load_settings(overrides={"database_url": flag})
-    assert settings.masked()["database_url"] == "postgresql+psycopg://u@db/flag?passfile=***"
