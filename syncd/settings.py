@@ -15,12 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-from syncd.db.url import (
-    DatabaseUrlError,
-    mask_database_url,
-    normalize_database_url,
-    url_secrets,
-)
+from syncd.db.url import DatabaseUrlError, mask_database_url, normalize_database_url, url_secrets
 
 if TYPE_CHECKING:
     from syncd.api import ApiClient
