@@ -17,6 +17,7 @@ import structlog
 
 from syncd import __version__
 from syncd.db.errors import DatabaseUnavailable, EmbeddedDatabaseError, SchemaBehind
+from syncd.db.url import has_credentials
 from syncd.logs import configure_logging, redactor
 from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 
@@ -311,9 +312,12 @@ def _cmd_db_psql(args: argparse.Namespace, settings: Settings) -> int:
             binary = found
         url = database.url.set(drivername="postgresql")
         env = dict(os.environ)
-        if url.password:
-            env["PGPASSWORD"] = str(url.password)  # never on the command line, where ps would show it
-        conninfo = url.set(password=None).render_as_string(hide_password=False)
+        # Never on the command line, where ps would show it: the userinfo password or a password= option.
+        password = url.password or url.query.get("password")
+        if isinstance(password, str) and password:
+            env["PGPASSWORD"] = password
+        without_password = url.set(password=None).difference_update_query(["password"])
+        conninfo = without_password.render_as_string(hide_password=False)
         # The embedded server must stay up while psql runs, so psql is a child, not an exec.
         extra = args.psql_args[1:] if args.psql_args[:1] == ["--"] else args.psql_args
         return subprocess.call([binary, conninfo, *extra], env=env)  # noqa: S603  # our own psql
@@ -463,6 +467,12 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "database_url", None) and has_credentials(args.database_url):
+        _fail(
+            parser,
+            "--database-url holds a password, which `ps` shows to every user: "
+            "put the URL in SYNCD_DATABASE_URL or in a file named by SYNCD_DATABASE_URL_FILE",
+        )
     try:
         overrides = {name: getattr(args, name, None) for name in FLAG_SETTINGS}
         settings = load_settings(config_file=getattr(args, "config", None), overrides=overrides)

@@ -17,11 +17,16 @@ import stamina
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from syncd.db.url import SECRET_OPTIONS
+
 REDACTED = "[REDACTED]"
 
-# A password in a URL (scheme://user:password@host) or in a libpq keyword string (password=...).
+# A password in a URL (scheme://user:password@host) or a secret option in a libpq keyword string or
+# a URL's query (password=..., passfile=..., sslpassword=...).
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<tail>@)")
-_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'[^']*'|\S+)", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(
+    rf"(?P<head>\b(?:{'|'.join(sorted(SECRET_OPTIONS))})\s*=\s*)(?P<secret>'[^']*'|\S+)", re.IGNORECASE
+)
 # Header-shaped leaks, whatever the value: "X-API-KEY: abc", "'x-api-key': 'abc'".
 _API_KEY_HEADER = re.compile(
     r"(?P<head>x-api-key['\"]?\s*[:=]\s*['\"]?)(?P<secret>[^'\"\s,}]+)", re.IGNORECASE

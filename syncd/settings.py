@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-from syncd.db.url import DatabaseUrlError, mask_database_url, normalize_database_url
+from syncd.db.url import DatabaseUrlError, mask_database_url, normalize_database_url, url_secrets
 
 if TYPE_CHECKING:
     from syncd.api import ApiClient
@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description="postgresql:// or postgresql+psycopg:// URL; unset means the embedded server in data_dir.",
+    )
+    database_url_file: Path | None = Field(
+        default=None,
+        description="A file holding the database URL (systemd credentials); used when database_url is unset.",
     )
     data_dir: Path = Field(default_factory=default_data_dir, description="Where syncd keeps local state.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
@@ -208,13 +212,20 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _read_api_key_file(self) -> Settings:
         if self.api_key is None and self.api_key_file is not None:
+            object.__setattr__(
+                self, "api_key", SecretStr(_read_secret_file("api_key_file", self.api_key_file))
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _read_database_url_file(self) -> Settings:
+        if self.database_url is None and self.database_url_file is not None:
+            path = self.database_url_file
             try:
-                key = self.api_key_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"api_key_file: cannot read {self.api_key_file}: {exc.strerror}") from None
-            if not key:
-                raise ValueError(f"api_key_file: {self.api_key_file} is empty")
-            object.__setattr__(self, "api_key", SecretStr(key))
+                url = normalize_database_url(_read_secret_file("database_url_file", path))
+            except DatabaseUrlError as exc:
+                raise ValueError(f"database_url_file: the URL in {path} {exc}") from None
+            object.__setattr__(self, "database_url", SecretStr(url))
         return self
 
     @property
@@ -268,12 +279,22 @@ class Settings(BaseSettings):
         if self.api_key is not None:
             found.append(self.api_key.get_secret_value())
         if self.database_url is not None:
-            from syncd.db.url import database_password
-
-            password = database_password(self.database_url.get_secret_value())
-            if password:
-                found.append(password)
+            # The passfile path too: display masks it, so the logs must not give it away either.
+            found.extend(url_secrets(self.database_url.get_secret_value()))
         return found
+
+
+def _read_secret_file(setting: str, path: Path) -> str:
+    """A secret file's content, stripped; errors name the setting and the file, never the content."""
+    try:
+        content = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{setting}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{setting}: {path} is not UTF-8 text") from None
+    if not content:
+        raise ValueError(f"{setting}: {path} is empty")
+    return content
 
 
 def mask_secret(value: str) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from syncd.db.embedded import EmbeddedServer, start_embedded
 from syncd.db.errors import DatabaseUnavailable  # raised here, defined where the CLI can import it cheaply
-from syncd.db.url import describe_target, parse_database_url
+from syncd.db.url import describe_target, parse_database_url, render_masked
 from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,7 +33,7 @@ class Database:
     def psql_hint(self) -> str:
         if self.embedded is not None:
             return self.embedded.psql_command()
-        return f'psql "{self.url.set(drivername="postgresql").render_as_string(hide_password=True)}"'
+        return f'psql "{render_masked(self.url.set(drivername="postgresql"))}"'
 
 
 def make_engine(url: URL, *, application_name: str = "syncd") -> Engine:

@@ -64,6 +64,9 @@ def test_flags_after_the_command_override_env(tmp_path: Path) -> None:
     ("extra", "needle"),
     [
         ({"SYNCD_DATABASE_URL": "mysql://root:pw-canary-123@db/x"}, "database_url"),
+        ({"SYNCD_DATABASE_URL": "postgresql://u@db/x?password=pw-canary-123&bogus=1"}, "option 'bogus'"),
+        ({"SYNCD_DATABASE_URL": "postgresql://u:pw-canary-123@db:54x/x"}, "malformed host or port"),
+        ({"SYNCD_DATABASE_URL_FILE": "/nonexistent/database-url"}, "database_url_file"),
         ({"SYNCD_API_URL": "not-a-url"}, "api_url"),
         ({"SYNCD_LOG_FORMAT": "xml"}, "log_format"),
         ({"SYNCD_CONFIG": "/nonexistent/syncd.toml"}, "config file"),

@@ -53,3 +53,19 @@ def test_every_package_ships_in_the_wheel() -> None:
         for init in (REPO_ROOT / "syncd").rglob("__init__.py")
     }
     assert on_disk <= declared, f"add to [tool.setuptools] packages: {sorted(on_disk - declared)}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://u:CANARY-flag-1a2b@db/x", "postgresql://u@db/x?password=CANARY-flag-1a2b"],
+)
+def test_a_password_in_the_database_url_flag_is_refused(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--database-url", url, "config", "show"], ["config", "show", "--database-url", url]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert caught.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("syncd: error: --database-url holds a password")
+        assert "SYNCD_DATABASE_URL or" in err
+        assert "SYNCD_DATABASE_URL_FILE" in err
+        assert "CANARY" not in err

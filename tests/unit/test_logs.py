@@ -73,6 +73,11 @@ def test_redactor_patterns_without_known_secrets() -> None:
     redactor = Redactor()
     assert redactor.redact("postgresql://u:pw123456@h/db") == f"postgresql://u:{REDACTED}@h/db"
     assert redactor.redact("host=h password=pw123456 user=u") == f"host=h password={REDACTED} user=u"
+    assert redactor.redact("host=h passfile=/run/pw123456") == f"host=h passfile={REDACTED}"
+    assert (
+        redactor.redact("postgresql://u@h/db?sslpassword=pw123456")
+        == f"postgresql://u@h/db?sslpassword={REDACTED}"
+    )
     assert "abc123456" not in redactor.redact("{'x-api-key': 'abc123456'}")
     assert redactor.redact("nothing secret here") == "nothing secret here"
 
@@ -82,3 +87,22 @@ def test_newlines_in_events_cannot_forge_lines() -> None:
     _configure(stream, "console")
     structlog.get_logger().info("user said\nFAKE LINE")
     assert len(stream.getvalue().strip().splitlines()) == 1
+
+
+def test_settings_teach_the_redactor_every_database_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.settings import load_settings
+
+    canary = "CANARY-log-4d2a"
+    monkeypatch.setenv(
+        "SYNCD_DATABASE_URL",
+        f"postgresql://u:{canary}%2Fa@db/x?password={canary}-b&passfile=%2Frun%2F{canary}-c",
+    )
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream=stream, secrets=load_settings().secrets())
+    log = structlog.get_logger("syncd.test")
+    # Bare values, as a driver's message might quote them: no pattern catches these, only knowing them.
+    log.error("db.failed", reason=f"password {canary}/a rejected", also=f"{canary}-b")
+    logging.getLogger("psycopg").warning('password file "/run/%s-c" has group or world access', canary)
+    out = stream.getvalue()
+    assert out.count(REDACTED) >= 3
+    assert canary not in out

@@ -16,6 +16,7 @@ def _no_syncd_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "API_KEY",
         "API_KEY_FILE",
         "DATABASE_URL",
+        "DATABASE_URL_FILE",
         "DATA_DIR",
         "CONFIG",
         "LOG_LEVEL",
@@ -94,6 +95,12 @@ def test_both_postgres_schemes_accepted(monkeypatch: pytest.MonkeyPatch) -> None
     [
         ("SYNCD_DATABASE_URL", "mysql://root:hunter2hunter2@db/x", "invalid setting database_url"),
         ("SYNCD_DATABASE_URL", "postgresql://u:hunter2hunter2@db", "names no database"),
+        (
+            "SYNCD_DATABASE_URL",
+            "postgresql://u@db/x?password=hunter2hunter2&bogus=1",
+            "invalid setting database_url [SYNCD_DATABASE_URL, --database-url]: has unknown option 'bogus'",
+        ),
+        ("SYNCD_DATABASE_URL_FILE", "/nonexistent/url", "database_url_file: cannot read /nonexistent/url"),
         ("SYNCD_API_URL", "ftp://example.com", "invalid setting api_url"),
         ("SYNCD_LOG_LEVEL", "loud", "invalid setting log_level"),
         ("SYNCD_API_KEY_FILE", "/nonexistent/key", "api_key_file: cannot read /nonexistent/key"),
@@ -141,3 +148,66 @@ def test_api_paths_are_checked_against_the_endpoint_table(tmp_path: Path) -> Non
         load_settings(config_file=_toml(tmp_path, '[api_paths]\n"event.nots" = "/panel/api/x/{id}"\n'))
     with pytest.raises(SettingsError, match="lacks placeholder"):
         load_settings(config_file=_toml(tmp_path, '[api_paths]\n"event.notes" = "/panel/api/notes"\n'))
+
+
+CANARY = "CANARY-pw-93b7"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://u:{CANARY}@db/mirror",
+        f"postgresql://u@db/mirror?password={CANARY}",
+        f"postgresql://u@db/mirror?passfile=/run/{CANARY}",
+        f"postgresql://u:{CANARY}%2F%40@db/mirror?passfile=%2Frun%2F{CANARY}&password={CANARY}%2Fx",
+    ],
+)
+def test_every_password_form_is_masked_and_fed_to_the_redactor(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", url)
+    settings = load_settings()
+    shown = settings.masked()
+    assert CANARY not in repr(shown)
+    assert str(shown["database_url"]).startswith("postgresql+psycopg://u")
+    assert "db/mirror" in shown["database_url"]
+    assert any(CANARY in secret for secret in settings.secrets())
+
+
+def test_database_url_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url_file = tmp_path / "database-url"
+    url_file.write_text(f"postgresql://syncd:{CANARY}@db:5432/mirror\n")
+    monkeypatch.setenv("SYNCD_DATABASE_URL_FILE", str(url_file))
+    settings = load_settings()
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == f"postgresql+psycopg://syncd:{CANARY}@db:5432/mirror"
+    assert not settings.uses_embedded_database
+    assert settings.masked()["database_url"] == "postgresql+psycopg://syncd:***@db:5432/mirror"
+    assert settings.masked()["database_url_file"] == str(url_file)
+    assert CANARY in settings.secrets()
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://env@db/other")  # the URL itself wins
+    assert load_settings().masked()["database_url"] == "postgresql+psycopg://env@db/other"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "is empty"),
+        (f"mysql://u:{CANARY}@db/x", "scheme 'mysql' is not supported"),
+        (f"postgresql://u@db/x?password={CANARY}&bogus=1", "has unknown option 'bogus'"),
+    ],
+)
+def test_database_url_file_problems_name_the_file_never_the_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, expected: str
+) -> None:
+    url_file = tmp_path / "database-url"
+    url_file.write_text(content)
+    monkeypatch.setenv("SYNCD_DATABASE_URL_FILE", str(url_file))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting database_url_file: the URL in {url_file} ") or (
+        message == f"invalid setting database_url_file: {url_file} is empty"
+    )
+    assert expected in message
+    assert CANARY not in message
