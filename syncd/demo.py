@@ -86,8 +86,9 @@ def run_demo(configured: Settings, *, events: int, seed: int, keep: Path | None 
         daemon_ok = _run_daemon_briefly(settings, database.engine)
     print(f"done in {time.monotonic() - started:.1f} s.")
     if keep is None:
+        syncd = f"{explore_prefix(configured)}syncd --data-dir DIR"
         print(f"{data_dir} is removed; `syncd demo --keep DIR` keeps the data to query it with psql:")
-        print("   syncd --data-dir DIR db psql, syncd --data-dir DIR status")
+        print(f"   {syncd} db psql, {syncd} status")
     else:
         _print_how_to_explore(data_dir, configured)
     return 0 if summary.ok and replayed and daemon_ok else 1
