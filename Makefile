@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create or update the virtualenv (.venv) with syncd and its dev tools
 
-demo: $(STAMP) ## Run syncd end to end: sandbox + embedded PostgreSQL, under a minute
+demo: $(STAMP) ## Run syncd end to end in a throwaway dir (own sandbox + embedded PostgreSQL), ~10 s
 	$(BIN)/syncd demo
 
 test: $(STAMP) ## Run the whole test suite (unit, integration, acceptance)

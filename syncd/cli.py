@@ -174,11 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep replaying: wake on each new intent (NOTIFY) and sweep for retries; SIGINT/SIGTERM stop",
     )
 
-    demo = add(commands, "demo", _cmd_demo, "Run syncd end to end against a local sandbox and the database.")
+    demo = add(
+        commands,
+        "demo",
+        _cmd_demo,
+        "Run syncd end to end in a throwaway data dir with its own sandbox and embedded PostgreSQL "
+        "(your settings and data are not used).",
+    )
     demo.add_argument(
         "--events", type=non_negative_int, default=300, help="events in the sandbox (default 300)"
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the sandbox world (default 1)")
+    demo.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="keep the demo's data in DIR (new or empty) and print how to connect to it",
+    )
     return parser
 
 
@@ -458,7 +471,15 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.demo import run_demo
 
-    return run_demo(settings, events=args.events, seed=args.seed)
+    keep: Path | None = None
+    if args.keep is not None:
+        keep = args.keep.expanduser().absolute()
+        # Never the user's real data by mistake: only a new or empty directory, never the configured one.
+        if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+            raise UsageError(f"--keep {keep}: exists and is not an empty directory; name a new or empty one")
+        if keep == settings.data_dir:
+            raise UsageError(f"--keep {keep}: is the configured data_dir; name another directory")
+    return run_demo(settings, events=args.events, seed=args.seed, keep=keep)
 
 
 # --- entry point ----------------------------------------------------------------------------------

@@ -1,15 +1,24 @@
-"""`syncd demo`: a real full sync from a local sandbox into the configured database, then how to look.
+"""`syncd demo`: a real full sync from a local sandbox into an embedded PostgreSQL, then how to look.
 
-It needs no settings: the sandbox runs on a free loopback port with a one-off key, and the database
-is the embedded one unless `database_url` says otherwise.
+It runs on its own ground whatever the settings say: a fresh data dir (a temporary one, removed at
+the end, or `--keep DIR`) with its own embedded server, and its own sandbox on a free loopback port
+with a one-off key. The user's database, API, queue, change feed and webhooks are never opened, so
+no daemon serving a real account can see the demo's intents.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import os
 import secrets
+import shlex
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -17,33 +26,55 @@ from sqlalchemy import Engine, text
 
 from syncd.api import ApiClient, OnResponse
 from syncd.db import feed, migrate
-from syncd.db.engine import open_database
+from syncd.db.embedded import stop_embedded
+from syncd.db.engine import Database, open_database
 from syncd.logs import redactor
 from syncd.report import summary_table
-from syncd.settings import Settings
+from syncd.settings import ENV_PREFIX, Settings, read_config_file, standalone_settings
 from syncd.sync import sync, sync_options
 
 log = structlog.get_logger(__name__)
 
 
-def run_demo(settings: Settings, *, events: int, seed: int) -> int:
+def run_demo(configured: Settings, *, events: int, seed: int, keep: Path | None = None) -> int:
+    """The demo in a fresh data dir: `keep` (new or empty) stays for exploring, else a temporary one goes.
+
+    Of the configured settings only the log level and format are used."""
     # The sandbox is a development tool: only the CLI and the demo import it.
     from syncd.sandbox import Sandbox
     from syncd.sandbox.server import running
 
     started = time.monotonic()
+    data_dir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="syncd-demo-"))
+    fate = "kept for exploring" if keep is not None else "removed at the end"
+    print(
+        f"demo: a throwaway sandbox and embedded PostgreSQL in {data_dir}, {fate} "
+        "(your settings and data are not used)",
+        flush=True,
+    )
     key = f"demo-{secrets.token_hex(12)}"
     redactor.add(key)
     sandbox = Sandbox(api_key=key, events=events, seed=seed)
-    print(f"1. sandbox: a SimplyMeet account with {events} events (seed {seed})")
-    with running(sandbox, host="127.0.0.1", port=0) as base_url, open_database(settings) as database:
+    with ExitStack() as cleanup:
+        if keep is None:
+            cleanup.callback(shutil.rmtree, data_dir, ignore_errors=True)
+        base_url = cleanup.enter_context(running(sandbox, host="127.0.0.1", port=0))
+        settings = standalone_settings(
+            data_dir=data_dir,
+            api_url=base_url,
+            api_key=key,
+            api_rate_limit_per_s=0,  # the sandbox is ours and local: no politeness limit needed
+            log_level=configured.log_level,
+            log_format=configured.log_format,
+        )
+        print(f"1. sandbox: a SimplyMeet account with {events} events (seed {seed})")
         print(f"   listening on {base_url}/panel/api")
-        print(f"2. database: {database.target}{' (embedded)' if database.embedded else ''}")
+        database = cleanup.enter_context(_own_database(settings))
+        print(f"2. database: {database.target} (embedded, in {data_dir})")
         before, after = migrate.upgrade(database.engine)
         print(f"   schema at {after}" + ("" if before == after else f" (upgraded from {before or 'empty'})"))
         print("3. a full sync of every resource into the mirror (schema simplymeet)")
-        # The sandbox is ours and local: no politeness limit needed.
-        with settings.api_client(base_url=base_url, api_key=key, rate_limit_per_s=None) as client:
+        with settings.api_client() as client:
             summary = sync(database.engine, client, full=True, options=sync_options(settings))
             print("   " + summary_table(summary).replace("\n", "\n   "))
             print("4. a CRM's decisions, queued in syncd.write_intents and replayed to the API")
@@ -52,15 +83,53 @@ def run_demo(settings: Settings, *, events: int, seed: int) -> int:
             "5. `syncd run` for a few seconds: scheduled runs, an intent replayed on its INSERT, "
             "and its change sent to a local webhook receiver"
         )
-        daemon_ok = _run_daemon_briefly(settings, database.engine, base_url, key)
-        print(f"done in {time.monotonic() - started:.1f} s.")
-        print("Query the mirror with psql (same settings as this command), for example:")
-        print("   syncd db psql -- -c 'SELECT state, count(*) FROM simplymeet.events GROUP BY 1'")
-        print("   syncd db psql -- -c 'SELECT resource, status, inserted, finished_at FROM syncd.sync_runs'")
-        print("   syncd db psql -- -c 'SELECT id, kind, event_id, status, attempts FROM syncd.write_intents'")
-        print("   syncd changes tail --kind event.*")
-        print("   syncd status")
+        daemon_ok = _run_daemon_briefly(settings, database.engine)
+    print(f"done in {time.monotonic() - started:.1f} s.")
+    if keep is None:
+        syncd = f"{explore_prefix(configured)}syncd --data-dir DIR"
+        print(f"{data_dir} is removed; `syncd demo --keep DIR` keeps the data to query it with psql:")
+        print(f"   {syncd} db psql, {syncd} status")
+    else:
+        _print_how_to_explore(data_dir, configured)
     return 0 if summary.ok and replayed and daemon_ok else 1
+
+
+@contextmanager
+def _own_database(settings: Settings) -> Iterator[Database]:
+    """The demo's embedded server, stopped when the demo ends (not at exit) so its data dir can go."""
+    database: Database | None = None
+    try:
+        with open_database(settings, application_name="syncd-demo") as database:
+            yield database
+    finally:
+        if database is not None and database.embedded is not None:
+            stop_embedded(database.embedded)
+
+
+def explore_prefix(configured: Settings) -> str:
+    """What must precede `syncd --data-dir DIR ...` for it to reach DIR's embedded database in this
+    environment: a configured database_url from SYNCD_DATABASE_URL or a SYNCD_CONFIG file would win
+    over --data-dir, and an empty variable counts as unset."""
+    if configured.database_url is None:
+        return ""
+    blank = []
+    if os.environ.get(f"{ENV_PREFIX}DATABASE_URL"):
+        blank.append(f"{ENV_PREFIX}DATABASE_URL=")
+    config = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if config and "database_url" in read_config_file(Path(config)):
+        blank.append(f"{ENV_PREFIX}CONFIG=")
+    return "".join(f"{assignment} " for assignment in blank)
+
+
+def _print_how_to_explore(data_dir: Path, configured: Settings) -> None:
+    syncd = f"{explore_prefix(configured)}syncd --data-dir {shlex.quote(str(data_dir))}"
+    print(f"The data is kept in {data_dir}; its embedded server starts again on demand. Connect with:")
+    print(f"   {syncd} db psql")
+    print(f"   {syncd} db psql -- -c 'SELECT state, count(*) FROM simplymeet.events GROUP BY 1'")
+    print(f"   {syncd} db psql -- -c 'SELECT id, kind, event_id, status, attempts FROM syncd.write_intents'")
+    print(f"   {syncd} changes tail --kind 'event.*'")
+    print(f"   {syncd} status")
+    print(f"Remove it with: rm -r {shlex.quote(str(data_dir))}")
 
 
 def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings) -> bool:
@@ -117,7 +186,7 @@ def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings
     return result.ok
 
 
-def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: str) -> bool:
+def _run_daemon_briefly(settings: Settings, engine: Engine) -> bool:
     """The daemon's components in a thread (events every second, users every 2 s), one INSERT, a stop."""
     import threading
     from collections.abc import Callable
@@ -131,7 +200,7 @@ def _run_daemon_briefly(settings: Settings, engine: Engine, base_url: str, key: 
     )
 
     def client(on_response: OnResponse) -> ApiClient:
-        return fast.api_client(base_url=base_url, api_key=key, rate_limit_per_s=None, on_response=on_response)
+        return fast.api_client(on_response=on_response)
 
     with engine.connect() as conn:
         first_run = int(conn.execute(text("SELECT coalesce(max(id), 0) FROM syncd.sync_runs")).scalar_one())

@@ -332,6 +332,29 @@ def load_settings(*, config_file: Path | None = None, overrides: Mapping[str, An
     return Settings.model_construct(**{name: getattr(layered, name) for name in Settings.model_fields})
 
 
+def standalone_settings(**values: Any) -> Settings:
+    """Settings from `values` and the defaults alone: no SYNCD_* variable and no config file is read
+    (the demo runs on its own ground, whatever the user's settings say)."""
+
+    class _Standalone(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    try:
+        standalone = _Standalone(**values)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, None)) from None
+    return Settings.model_construct(**{name: getattr(standalone, name) for name in Settings.model_fields})
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

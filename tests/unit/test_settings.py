@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.settings import DEFAULT_API_URL, SettingsError, load_settings
+from syncd.settings import DEFAULT_API_URL, SettingsError, load_settings, standalone_settings
 
 pytestmark = pytest.mark.unit
 
@@ -62,6 +62,26 @@ def test_flags_over_env_over_file_over_defaults(monkeypatch: pytest.MonkeyPatch,
 def test_config_file_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SYNCD_CONFIG", str(_toml(tmp_path, 'log_level = "debug"\n')))
     assert load_settings().log_level == "debug"
+
+
+def test_standalone_settings_read_no_environment_and_no_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SYNCD_DATABASE_URL", "postgresql://user:pw@db.example/real")
+    monkeypatch.setenv("SYNCD_API_KEY", "the-users-real-key-0123")
+    monkeypatch.setenv("SYNCD_REPLAY_BATCH_SIZE", "7")
+    monkeypatch.setenv("SYNCD_CONFIG", str(_toml(tmp_path, "[schedule]\nevents = 5\n")))
+    assert load_settings().database_url is not None  # the user's settings say otherwise
+    settings = standalone_settings(data_dir=tmp_path / "own", api_url="http://127.0.0.1:9/", api_key="k")
+    assert settings.database_url is None
+    assert settings.uses_embedded_database
+    assert settings.data_dir == tmp_path / "own"
+    assert settings.api_url == "http://127.0.0.1:9"  # validated like any setting
+    assert settings.require_api_key() == "k"
+    assert settings.replay_batch_size == 50
+    assert settings.schedule == {}
+    with pytest.raises(SettingsError, match=r"^invalid setting api_url "):
+        standalone_settings(api_url="ftp://nowhere")
 
 
 def test_api_paths_table_from_file(tmp_path: Path) -> None:
