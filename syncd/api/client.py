@@ -175,6 +175,11 @@ class ApiClient:
         self._http.close()
 
     @property
+    def gave_up(self) -> ApiUnreachable | ApiKeyRefused | None:
+        """The failure a call last gave up on that every call would meet; None once an answer came."""
+        return self._gave_up
+
+    @property
     def problem(self) -> str | None:
         """Why no call can succeed now ("api unreachable: connection refused", "the API refused the
         key (HTTP 401)"), from the latest attempt; None once any other answer came back."""

@@ -17,7 +17,10 @@ from typing import Any
 import structlog
 from sqlalchemy.engine import URL
 
-from syncd.db.errors import EmbeddedDatabaseError  # raised here, defined where the CLI can import it cheaply
+from syncd.db.errors import (  # raised here, defined where the CLI can import them cheaply
+    DataDirUnusable,
+    EmbeddedDatabaseError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +84,7 @@ def start_embedded(data_dir: Path) -> EmbeddedServer:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EmbeddedDatabaseError(f"cannot create data_dir {data_dir}: {exc.strerror}") from None
+        raise DataDirUnusable(f"cannot create data_dir {data_dir}: {exc.strerror}") from None
     server_class = library.PostgresServer
     with server_class._lock:
         _prune_dead_users(pgdata)
