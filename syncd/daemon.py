@@ -276,6 +276,10 @@ class Daemon:
         self.started_at = time.monotonic()
         self.leadership = Leadership(engine, settings.leader_poll_s, on_change=self._leadership_changed)
         self.metrics = DaemonMetrics(engine, [r.name for r in SYNCED], lambda: self.leadership.leading)
+        self.health: HealthServer | None = None
+        if settings.health_port:
+            # First: a taken port is a bad setting, said in one line before anything else is set up.
+            self.health = HealthServer(settings.health_host, settings.health_port, self.ready, self.metrics)
         self.client = client_factory(self.metrics.observe_api)
         self.replay_options = replay or replay_options(settings)
         self.jobs = SyncJobs(
@@ -291,9 +295,6 @@ class Daemon:
         )
         self.periods = {name: c.period_s for name, c in cadences.items() if name != FULL_SYNC}
         self.cadences: dict[str, Cadence] = cadences
-        self.health: HealthServer | None = None
-        if settings.health_port:
-            self.health = HealthServer(settings.health_host, settings.health_port, self.ready, self.metrics)
         self.scheduler.add_job(
             self.prune,
             "interval",

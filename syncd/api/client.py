@@ -778,7 +778,7 @@ class ApiClient:
 
 
 def _unreachable_reason(exc: httpx.TransportError) -> str:
-    """"connection refused", "name or service not known", "certificate verify failed: ...": the cause
+    """ "connection refused", "name or service not known", "certificate verify failed: ...": the cause
     in a few words, without errno numbers or OpenSSL source positions."""
     if isinstance(exc, httpx.ConnectTimeout):
         return "no answer to the connect (timed out)"

@@ -406,9 +406,9 @@ def test_a_failing_resource_is_recorded_and_the_others_still_run(
 
 
 def test_a_refused_key_stops_the_whole_sync_after_one_request(sb: Sandbox, engine: Engine, run: Run) -> None:
-    with ApiClient(BASE_URL, "not-the-key-0123", transport=sb.transport(), rate_limit_per_s=None) as client:
-        with pytest.raises(ApiKeyRefused):
-            run(client=client)
+    client = ApiClient(BASE_URL, "not-the-key-0123", transport=sb.transport(), rate_limit_per_s=None)
+    with client, pytest.raises(ApiKeyRefused):
+        run(client=client)
     assert [call.status for call in sb.calls] == [401]  # the first answer, and no other request
     first, *others = SYNCED
     [row] = _runs(engine, first.name)
@@ -425,9 +425,9 @@ def test_an_unreachable_api_stops_the_whole_sync(engine: Engine, run: Run) -> No
         raise httpx.ConnectError("[Errno 111] Connection refused")
 
     transport = httpx.MockTransport(refuse)
-    with ApiClient(BASE_URL, API_KEY, transport=transport, rate_limit_per_s=None, max_attempts=3) as client:
-        with pytest.raises(ApiUnreachable) as caught:
-            run(client=client)
+    client = ApiClient(BASE_URL, API_KEY, transport=transport, rate_limit_per_s=None, max_attempts=3)
+    with client, pytest.raises(ApiUnreachable) as caught:
+        run(client=client)
     assert caught.value.reason == "connection refused"
     assert len(tries) == 3  # one call's attempts, not every resource's
     first, *others = SYNCED
