@@ -778,8 +778,8 @@ class ApiClient:
 
 
 def _unreachable_reason(exc: httpx.TransportError) -> str:
-    """ "connection refused", "name or service not known", "certificate verify failed: ...": the cause
-    in a few words, without errno numbers or OpenSSL source positions."""
+    """The cause in a few words ("connection refused", "name or service not known", "TLS: certificate
+    verify failed: ..."), without errno numbers or OpenSSL source positions."""
     if isinstance(exc, httpx.ConnectTimeout):
         return "no answer to the connect (timed out)"
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", " ".join(str(exc).split()))

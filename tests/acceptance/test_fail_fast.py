@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from tests.helpers import CANARY_KEY, clean_env, run_syncd, sandbox_process, url_for_env
@@ -129,3 +130,68 @@ def test_an_unusable_key_file_exits_2(kind: str, tmp_path: Path) -> None:
     line = _one_line(result.stderr)
     assert line.startswith("syncd: error: invalid setting api_key_file: ")
     assert str(key_file) in line
+
+
+def _queue_notes(engine: Engine, *event_ids: int) -> list[int]:
+    with engine.begin() as conn:
+        return [
+            int(
+                conn.execute(
+                    text(
+                        "INSERT INTO syncd.write_intents (kind, event_id, payload) "
+                        "VALUES ('notes', :e, CAST(:p AS jsonb)) RETURNING id"
+                    ),
+                    {"e": event_id, "p": json.dumps({"notes": "from the CRM"})},
+                ).scalar_one()
+            )
+            for event_id in event_ids
+        ]
+
+
+def _statuses(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT status FROM syncd.write_intents ORDER BY id")).scalars())
+
+
+def test_replay_gives_up_on_an_unreachable_api_and_keeps_the_intents(
+    database_url: URL, engine: Engine, tmp_path: Path
+) -> None:
+    _queue_notes(engine, 1, 2, 3, 4, 5, 6)
+    env = clean_env(
+        {
+            "SYNCD_API_URL": "http://127.0.0.1:9",
+            "SYNCD_API_KEY": CANARY_KEY,
+            "SYNCD_DATABASE_URL": url_for_env(database_url),
+        },
+        home=tmp_path,
+    )
+    started = time.monotonic()
+    result = run_syncd("replay", env=env, timeout=60)
+    assert time.monotonic() - started < 15  # one intent's budget, not one per intent
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "syncd: the API at http://127.0.0.1:9 cannot be reached: connection refused"
+    assert "6 to retry" in result.stdout
+    assert _statuses(engine) == ["pending"] * 6  # queued for a later pass, none failed
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_with_a_refused_key_exits_2(database_url: URL, engine: Engine, tmp_path: Path) -> None:
+    _queue_notes(engine, 1, 2)
+    with sandbox_process(events=20, seed=2) as (_, base_url):
+        env = clean_env(
+            {
+                "SYNCD_API_URL": base_url,
+                "SYNCD_API_KEY": "wrong-key-0123456789",
+                "SYNCD_DATABASE_URL": url_for_env(database_url),
+            },
+            home=tmp_path,
+        )
+        result = run_syncd("replay", env=env, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"syncd: error: the API at {base_url} refused the key (HTTP 401): "
+        "check SYNCD_API_KEY or SYNCD_API_KEY_FILE"
+    )
+    assert _statuses(engine) == ["pending"] * 2
+    assert "wrong-key-0123456789" not in result.stdout + result.stderr
