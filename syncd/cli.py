@@ -1,6 +1,10 @@
 """The `syncd` command line: parses arguments, loads settings, calls in. No product logic lives here.
 
 Exit codes: 0 success, 1 the job failed, 2 bad usage or bad settings.
+
+1: a resource or intent failed, the database or the API cannot be reached, the schema is behind.
+2: bad arguments, a bad or missing setting, a data_dir that cannot be created, a port that is
+taken, an API key the API refuses (401). Each is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any, NoReturn
 import structlog
 
 from syncd import __version__
-from syncd.db.errors import DatabaseUnavailable, EmbeddedDatabaseError, SchemaBehind
+from syncd.db.errors import DatabaseUnavailable, DataDirUnusable, EmbeddedDatabaseError, SchemaBehind
 from syncd.db.url import has_credentials
 from syncd.logs import configure_logging, redactor
 from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
@@ -24,6 +28,8 @@ from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 log = structlog.get_logger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# One-shot commands give up on an API they cannot connect to after this long, retries included.
+ONE_SHOT_UNREACHABLE_S = 10.0
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -225,7 +231,7 @@ def _cmd_version(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.api import ApiError
+    from syncd.api import ApiError, ApiKeyRefused, ApiUnreachable
     from syncd.db import migrate
     from syncd.db.engine import open_database
 
@@ -256,9 +262,13 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         report("api", False, str(exc))
     else:
         try:
-            with settings.api_client(api_key=key, max_attempts=2) as client:
+            with settings.api_client(
+                api_key=key, max_attempts=2, unreachable_budget_s=ONE_SHOT_UNREACHABLE_S
+            ) as client:
                 user = client.current_user()
             report("api", True, f"{settings.api_url}: the key works (current user id {user.get('id')})")
+        except (ApiKeyRefused, ApiUnreachable) as exc:
+            report("api", False, api_stop_line(exc, settings.api_url))
         except ApiError as exc:
             report("api", False, f"{settings.api_url}: {exc}")
         except ValueError as exc:
@@ -338,7 +348,7 @@ def _cmd_db_psql(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.sandbox import Sandbox
-    from syncd.sandbox.server import serve
+    from syncd.sandbox.server import ListenError, serve
 
     sandbox = Sandbox(
         api_key=args.api_key,
@@ -361,7 +371,10 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
 
-    serve(sandbox, host=args.host, port=args.port, on_listening=announce)
+    try:
+        serve(sandbox, host=args.host, port=args.port, on_listening=announce)
+    except ListenError as exc:
+        raise UsageError(f"{exc} (--host, --port; --port 0 picks a free one)") from None
     return EXIT_OK
 
 
@@ -387,7 +400,10 @@ def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else LogProgress()
     with open_database(settings) as database:
         migrate.require_current(database.engine)
-        with settings.api_client(api_key=key) as client, fewer_collections():
+        with (
+            settings.api_client(api_key=key, unreachable_budget_s=ONE_SHOT_UNREACHABLE_S) as client,
+            fewer_collections(),
+        ):
             summary = sync(
                 database.engine,
                 client,
@@ -451,7 +467,9 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     with open_database(settings, application_name="syncd-replay") as database:
         migrate.require_current(database.engine)
-        with settings.api_client(api_key=key) as client:
+        # --follow keeps going like `syncd run`; a single pass gives up on an API it cannot reach.
+        budget = None if args.follow else ONE_SHOT_UNREACHABLE_S
+        with settings.api_client(api_key=key, unreachable_budget_s=budget) as client:
             previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 if args.follow:
@@ -464,7 +482,10 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+            gave_up = client.gave_up
     print(summary.line())
+    if gave_up is not None:
+        raise gave_up  # the intents stay queued for a later pass; the line says why they did not go
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
@@ -504,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, settings)
-    except (SettingsError, UsageError) as exc:
+    except (SettingsError, UsageError, DataDirUnusable) as exc:
         _fail(parser, str(exc))
     except (DatabaseUnavailable, EmbeddedDatabaseError, SchemaBehind) as exc:
         print(f"syncd: {redactor.redact(str(exc))}", file=sys.stderr)
@@ -512,9 +533,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("syncd: interrupted", file=sys.stderr)
         return 130
-    except Exception:
+    except Exception as exc:
+        from syncd.api.errors import ApiKeyRefused, ApiUnreachable  # here: the API package imports httpx
+
+        if isinstance(exc, ApiKeyRefused):  # a setting: the key
+            _fail(parser, api_stop_line(exc, settings.api_url))
+        if isinstance(exc, ApiUnreachable):
+            print(f"syncd: {api_stop_line(exc, settings.api_url)}", file=sys.stderr)
+            return EXIT_FAILED
         log.exception("syncd.crashed", command=args.command)
         return EXIT_FAILED
+
+
+def api_stop_line(exc: Exception, api_url: str) -> str:
+    """The one line for an API that cannot be reached or refuses the key (never the key itself)."""
+    from syncd.api.errors import ApiUnreachable
+
+    if isinstance(exc, ApiUnreachable):
+        return f"the API at {api_url} cannot be reached: {exc.reason}"
+    return f"the API at {api_url} refused the key (HTTP 401): check SYNCD_API_KEY or SYNCD_API_KEY_FILE"
 
 
 def _fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:

@@ -47,7 +47,7 @@ from syncd.webhooks import follow_deliveries, webhook_options
 
 log = structlog.get_logger(__name__)
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STALE_AFTER_PERIODS = 3  # /readyz: a resource not synced for 3 of its periods is stale
 _TICK_S = 0.5  # the main loop's pace: watchdog, leadership, stop
 _RECONNECT_MAX_S = 60.0
@@ -56,7 +56,7 @@ _PRUNE_EVERY_S = 3600
 
 
 class DaemonError(Exception):
-    """The daemon cannot start (the health port is taken, ...); the message is one line."""
+    """The daemon cannot start as its settings say (the health port is taken, ...); one line, exit 2."""
 
 
 # --- systemd ----------------------------------------------------------------------------------------
@@ -172,19 +172,25 @@ class Leadership:
 
 
 def readiness(
-    engine: Engine, periods: Mapping[str, float], started_at: float, now: float
+    engine: Engine,
+    periods: Mapping[str, float],
+    started_at: float,
+    now: float,
+    api_problem: str | None = None,
 ) -> tuple[bool, list[str]]:
-    """Ready when the database answers and no resource is older than STALE_AFTER_PERIODS periods.
+    """Ready when the database answers, the API last answered (`api_problem` is None: it was not
+    unreachable and did not refuse the key), and no resource is older than STALE_AFTER_PERIODS periods.
 
     A resource never synced counts from the daemon's start, so a fresh install is ready at once.
     """
+    api = [api_problem] if api_problem is not None else []
     try:
         with engine.connect() as conn:
             health.ping(conn)
             ages = health.last_success_ages_s(conn)
     except DBAPIError as exc:
-        return False, [f"database unreachable: {_first_line(exc.orig or exc)}"]
-    problems = []
+        return False, [f"database unreachable: {_first_line(exc.orig or exc)}", *api]
+    problems = api
     for name, period in periods.items():
         threshold = STALE_AFTER_PERIODS * period
         age = ages.get(name, now - started_at)
@@ -270,6 +276,10 @@ class Daemon:
         self.started_at = time.monotonic()
         self.leadership = Leadership(engine, settings.leader_poll_s, on_change=self._leadership_changed)
         self.metrics = DaemonMetrics(engine, [r.name for r in SYNCED], lambda: self.leadership.leading)
+        self.health: HealthServer | None = None
+        if settings.health_port:
+            # First: a taken port is a bad setting, said in one line before anything else is set up.
+            self.health = HealthServer(settings.health_host, settings.health_port, self.ready, self.metrics)
         self.client = client_factory(self.metrics.observe_api)
         self.replay_options = replay or replay_options(settings)
         self.jobs = SyncJobs(
@@ -285,9 +295,6 @@ class Daemon:
         )
         self.periods = {name: c.period_s for name, c in cadences.items() if name != FULL_SYNC}
         self.cadences: dict[str, Cadence] = cadences
-        self.health: HealthServer | None = None
-        if settings.health_port:
-            self.health = HealthServer(settings.health_host, settings.health_port, self.ready, self.metrics)
         self.scheduler.add_job(
             self.prune,
             "interval",
@@ -302,7 +309,7 @@ class Daemon:
         self._webhooks_thread = threading.Thread(target=self._webhooks, name="syncd-webhooks", daemon=True)
 
     def ready(self) -> tuple[bool, list[str]]:
-        return readiness(self.engine, self.periods, self.started_at, time.monotonic())
+        return readiness(self.engine, self.periods, self.started_at, time.monotonic(), self.client.problem)
 
     def _first_runs(self) -> dict[str, dt.datetime]:
         """Each resource's first run when it is due (last success + its period), else in a moment."""
@@ -479,8 +486,8 @@ def run_daemon(settings: Settings) -> int:
         try:
             daemon = Daemon(settings, database.engine, client, stop=stop)
         except DaemonError as exc:
-            print(f"syncd: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+            print(f"syncd: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         try:
             code = daemon.run()
         finally:

@@ -21,7 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from syncd.api import ApiClient
+from syncd.api import ApiClient, ApiKeyRefused, ApiUnreachable
 from syncd.logs import redactor
 from syncd.resources import SYNCED, Resource
 from syncd.sync import ProgressUpdate, ResourceOutcome, SyncOptions, sync
@@ -34,7 +34,8 @@ WORKERS = 4
 _MAX_JITTER_S = 30.0
 _MAX_FULL_GRACE_S = 6 * 3600.0
 
-JobOutcome = Literal["succeeded", "failed", "skipped", "stopped", "error"]
+# "api_unusable": the API cannot be reached or refuses the key, so the job's other resources are not tried.
+JobOutcome = Literal["succeeded", "failed", "skipped", "stopped", "error", "api_unusable"]
 
 
 # --- cadences --------------------------------------------------------------------------------------
@@ -144,7 +145,8 @@ class SyncJobs:
             for resource in resources:
                 if self.stopping.is_set() or not self.may_run():
                     return
-                self._run_one(resource, full=full)
+                if self._run_one(resource, full=full) == "api_unusable":
+                    return
         finally:
             with self._running_changed:
                 self._running -= 1
@@ -163,6 +165,10 @@ class SyncJobs:
         except _Stopping:
             log.info("sync.stopped", resource=resource.name, reason="stopping after a committed page")
             return "stopped"
+        except (ApiUnreachable, ApiKeyRefused):
+            # The engine's sync.resource_done said why, in one line; /readyz says it until an answer comes.
+            self.on_outcome(ResourceOutcome(resource.name, "full" if full else "incremental", "failed"))
+            return "api_unusable"
         except Exception as exc:  # the database is gone, or a bug: the next run comes on schedule
             log.error("sync.job_failed", resource=resource.name, error=_describe(exc))
             self.on_outcome(ResourceOutcome(resource.name, "full" if full else "incremental", "failed"))

@@ -12,7 +12,10 @@ A run of one resource is one of two passes:
   deleted. A paged full pass saves its next page with every page, so a crash resumes there.
 
 Each page is stored, its keys and rejected objects recorded and the cursor moved in one
-transaction. A failing resource is recorded as failed; the others still run.
+transaction. A failing resource is recorded as failed; the others still run, unless the API cannot
+be reached at all or refuses the key: then every other resource would fail the same way, so the
+run stops there and raises (`ApiUnreachable`, `ApiKeyRefused`); the resources after it are not
+attempted and get no run row.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import structlog
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from syncd.api import ApiClient, ApiError, ApiNotFound, Page
+from syncd.api import ApiClient, ApiError, ApiKeyRefused, ApiNotFound, ApiUnreachable, Page
 from syncd.db import state
 from syncd.db.mirror import Prepared, prepare, store, table_for
 from syncd.db.state import ResourceStatus, RunCounts, RunMode, RunStatus
@@ -153,6 +156,8 @@ def sync(
 ) -> SyncSummary:
     """One pass over `resources` (default: all of `SYNCED`, in order). Never raises for one resource's failure.
 
+    Raises `ApiUnreachable` or `ApiKeyRefused`, once the resource it hit is recorded as failed, and
+    attempts no further resource: they would all fail the same way.
     `page_source` reads the pages of full passes; `incremental_source` those of incremental ones,
     sequential by default because such a pass usually stops after its first page.
     """
@@ -163,6 +168,8 @@ def sync(
             engine, client, resource, options or SyncOptions(), progress, sources, clock, full=full
         )
         outcomes.append(run.run())
+        if run.stopped_by is not None:
+            raise run.stopped_by
     return SyncSummary(outcomes)
 
 
@@ -232,6 +239,7 @@ class _ResourceRun:
         self.deleted_before = 0
         self.requests = 0  # API requests not yet added to the run's row
         self.map_ahead = True  # see _store
+        self.stopped_by: ApiUnreachable | ApiKeyRefused | None = None  # the failure that ends the whole sync
 
     # ------------------------------------------------------------------ the run
 
@@ -317,6 +325,8 @@ class _ResourceRun:
                 self._full_calls(conn, run_id)
         except Exception as exc:
             self._fail(conn, run_id, exc)
+            if isinstance(exc, ApiUnreachable | ApiKeyRefused):
+                self.stopped_by = exc
 
     def _fail(self, conn: Connection, run_id: int, exc: Exception) -> None:
         self.outcome.status = "failed"

@@ -19,9 +19,11 @@ from syncd.api.errors import (
     ApiAuthError,
     ApiClientError,
     ApiError,
+    ApiKeyRefused,
     ApiNotFound,
     ApiPagingError,
     ApiTransientError,
+    ApiUnreachable,
 )
 from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker
 from syncd.api.query import build_query_string, encode_query
@@ -38,9 +40,11 @@ __all__ = [
     "ApiClient",
     "ApiClientError",
     "ApiError",
+    "ApiKeyRefused",
     "ApiNotFound",
     "ApiPagingError",
     "ApiTransientError",
+    "ApiUnreachable",
     "Endpoint",
     "JsonObject",
     "OnResponse",

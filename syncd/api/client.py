@@ -9,6 +9,11 @@ repeat is harmless.
 
 Every attempt, retries and concurrent page fetches included, first takes a slot from the client's
 request-rate limit, so the account's budget is spent by one bucket, not one per thread.
+
+Two failures say every other call would fail the same way: no connection at all (`ApiUnreachable`)
+and a refused key (`ApiKeyRefused`, 401). `problem` names the latest one until an answer comes.
+A one-shot command sets `unreachable_budget_s`: a call that cannot connect gives up after that
+long, retries included, and once one call gave up on either, the next ones fail at once, unsent.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextvars
 import datetime as dt
 import email.utils
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -38,9 +44,11 @@ from syncd.api.errors import (
     ApiAuthError,
     ApiClientError,
     ApiError,
+    ApiKeyRefused,
     ApiNotFound,
     ApiPagingError,
     ApiTransientError,
+    ApiUnreachable,
 )
 from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker, PagingLoop
 from syncd.api.query import encode_query
@@ -114,11 +122,14 @@ class ApiClient:
         on_response: OnResponse | None = None,
         rate_limit_per_s: float | RequestRateLimit | None = DEFAULT_RATE_LIMIT_PER_S,
         page_concurrency: int = DEFAULT_PAGE_CONCURRENCY,
+        unreachable_budget_s: float | None = None,
     ) -> None:
         """`rate_limit_per_s`: requests a second for every call of this client (None: no limit); pass a
         `RequestRateLimit` to share one bucket between clients of the same account.
         `page_concurrency`: how many pages `iter_pages_concurrent` reads at once by default.
         `on_response` is called from page-fetch threads too, so it must be thread-safe.
+        `unreachable_budget_s`: for one-shot commands (see the module docstring); None, for the
+        daemon, retries a failed connection like any transient failure, and every call tries.
         """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
@@ -135,6 +146,12 @@ class ApiClient:
         self.endpoints: Mapping[str, Endpoint] = resolve_paths(paths)
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
+        if unreachable_budget_s is not None and unreachable_budget_s <= 0:
+            raise ValueError(f"unreachable_budget_s must be positive, not {unreachable_budget_s}")
+        self.unreachable_budget_s = unreachable_budget_s
+        # Set from any thread; a plain attribute store is atomic, and a stale read only delays a message.
+        self._problem: str | None = None
+        self._gave_up: ApiUnreachable | ApiKeyRefused | None = None
         self._api_key = api_key
         self._on_response = on_response
         if not isinstance(timeout, httpx.Timeout):
@@ -156,6 +173,17 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def gave_up(self) -> ApiUnreachable | ApiKeyRefused | None:
+        """The failure a call last gave up on that every call would meet; None once an answer came."""
+        return self._gave_up
+
+    @property
+    def problem(self) -> str | None:
+        """Why no call can succeed now ("api unreachable: connection refused", "the API refused the
+        key (HTTP 401)"), from the latest attempt; None once any other answer came back."""
+        return self._problem
 
     def __enter__(self) -> Self:
         return self
@@ -506,16 +534,42 @@ class ApiClient:
             raise ValueError(f"unknown endpoint {endpoint!r}")
         path = _fill(spec, path_params or {})
         pairs = encode_query(query) if query else None
-        if not ((not spec.write) if retry is None else retry):
-            return self._send(spec, path, pairs, body, attempt=1)
+        gave_up = self._gave_up
+        if gave_up is not None and self.unreachable_budget_s is not None:
+            # Every call would fail the same way: fail now, without a request.
+            raise _unsent_copy(gave_up, spec, self._redact(path))
+        deadline = None if self.unreachable_budget_s is None else time.monotonic() + self.unreachable_budget_s
+        try:
+            if not ((not spec.write) if retry is None else retry):
+                return self._send(spec, path, pairs, body, attempt=1, deadline=deadline)
+            return self._call_retrying(spec, path, pairs, body, deadline)
+        except (ApiUnreachable, ApiKeyRefused) as exc:
+            self._gave_up = exc
+            raise
 
+    def _call_retrying(
+        self,
+        spec: Endpoint,
+        path: str,
+        pairs: list[tuple[str, str]] | None,
+        body: object,
+        deadline: float | None,
+    ) -> Any:
         attempt_no = 0
 
         def retry_on(exc: Exception) -> bool | float:
             if not isinstance(exc, ApiTransientError):
                 return False
+            wait: bool | float = True if exc.retry_after is None else exc.retry_after
+            if isinstance(exc, ApiUnreachable) and deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0.1 or self._gave_up is not None:
+                    return False  # out of budget, or another call found the API gone for good
+                wait = min(BACKOFF_INITIAL_S * 2 ** (attempt_no - 1), BACKOFF_MAX_S, left)
             if attempt_no < self.max_attempts:
-                log.warning(
+                # A failed connection says nothing new each time: the caller's line says it if it stays.
+                level = log.debug if isinstance(exc, ApiUnreachable) else log.warning
+                level(
                     "api.retry",
                     endpoint=spec.name,
                     method=spec.method,
@@ -526,7 +580,7 @@ class ApiClient:
                     reason=exc.message,
                     retry_after=exc.retry_after,
                 )
-            return True if exc.retry_after is None else exc.retry_after
+            return wait
 
         for attempt in stamina.retry_context(
             on=retry_on,
@@ -538,15 +592,29 @@ class ApiClient:
         ):
             with attempt:
                 attempt_no = attempt.num
-                return self._send(spec, path, pairs, body, attempt=attempt_no)
+                return self._send(spec, path, pairs, body, attempt=attempt_no, deadline=deadline)
         raise AssertionError("unreachable: stamina re-raises the last error")
 
     def _send(
-        self, spec: Endpoint, path: str, query: list[tuple[str, str]] | None, body: object, *, attempt: int
+        self,
+        spec: Endpoint,
+        path: str,
+        query: list[tuple[str, str]] | None,
+        body: object,
+        *,
+        attempt: int,
+        deadline: float | None = None,
     ) -> Any:
         request = self._http.build_request(
             spec.method, path, params=tuple(query) if query else None, json=body
         )
+        if deadline is not None:
+            # A silent host must not hold a connect past the budget (httpx reads this per request).
+            timeouts = self._http.timeout.as_dict()
+            left = max(deadline - time.monotonic(), 0.1)
+            connect = timeouts.get("connect")
+            timeouts["connect"] = left if connect is None else min(connect, left)
+            request.extensions["timeout"] = timeouts
         if self.rate_limit is not None:
             waited = self.rate_limit.acquire()
             if waited > 0.0:
@@ -557,8 +625,15 @@ class ApiClient:
         except httpx.TransportError as exc:
             duration = time.perf_counter() - started
             self._observe(spec, None, duration, attempt, error=type(exc).__name__)
-            raise self._transport_error(spec, path, exc) from exc
+            error = self._transport_error(spec, path, exc)
+            if isinstance(error, ApiUnreachable):
+                self._problem = f"api unreachable: {error.reason}"
+            raise error from exc
         duration = time.perf_counter() - started
+        if response.status_code == 401:
+            self._problem = f"the API refused the key (HTTP 401 on {spec.method} {spec.path})"
+        else:
+            self._problem = self._gave_up = None  # an answer: the API is there and takes the key
         self._observe(spec, response.status_code, duration, attempt)
         if response.is_success:
             return self._decode(spec, path, response)
@@ -623,7 +698,10 @@ class ApiClient:
     def _status_error(self, spec: Endpoint, path: str, response: httpx.Response) -> ApiError:
         status = response.status_code
         message = _error_message(response, self._redact)
-        if status in (401, 403):
+        if status == 401:
+            return self._error(ApiKeyRefused, spec, path, status, message)
+        if status == 403:
+            # The key is known but not allowed this (a plan or a permission): other calls may work.
             return self._error(ApiAuthError, spec, path, status, message)
         if status == 404:
             return self._error(ApiNotFound, spec, path, status, message)
@@ -647,8 +725,12 @@ class ApiClient:
         message = f"{type(exc).__name__}: {_excerpt(self._redact(str(exc))) or 'no detail'}"
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
             return self._error(ApiError, spec, path, None, message)  # our own mistake; a retry repeats it
-        # Refused or never connected: the request never left, so even a write is not in doubt.
-        never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            # Refused, no such host, TLS refused, or no answer to the connect: nothing was sent.
+            reason = _unreachable_reason(exc)
+            return ApiUnreachable(reason, self._redact(message), spec.name, spec.method, self._redact(path))
+        # Never connected: the request never left, so even a write is not in doubt.
+        never_sent = isinstance(exc, httpx.PoolTimeout)
         return self._transient(spec, path, None, message, in_doubt=not never_sent, retry_after=None)
 
     def _transient(
@@ -693,6 +775,27 @@ class ApiClient:
         items = data["items"] if isinstance(data, dict) else data
         assert isinstance(items, list)
         return items
+
+
+def _unreachable_reason(exc: httpx.TransportError) -> str:
+    """The cause in a few words ("connection refused", "name or service not known", "TLS: certificate
+    verify failed: ..."), without errno numbers or OpenSSL source positions."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "no answer to the connect (timed out)"
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", " ".join(str(exc).split()))
+    text = re.sub(r"^\[SSL: [A-Z_]+\]\s*", "TLS: ", text)
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+    text = _excerpt(text)
+    if text[1:2].islower():  # "Connection refused" reads as part of a sentence; "TLS" stays
+        text = text[:1].lower() + text[1:]
+    return text or "connection failed"
+
+
+def _unsent_copy(gave_up: ApiUnreachable | ApiKeyRefused, spec: Endpoint, path: str) -> ApiError:
+    """The failure `gave_up` again, for a call to `spec` that was not sent because of it."""
+    if isinstance(gave_up, ApiUnreachable):
+        return ApiUnreachable(gave_up.reason, gave_up.message, spec.name, spec.method, path)
+    return ApiKeyRefused(gave_up.status, gave_up.message, spec.name, spec.method, path)
 
 
 def _check_concurrency(value: int) -> int:

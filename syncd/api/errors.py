@@ -1,7 +1,10 @@
 """What can go wrong talking to the API, sorted by what the caller should do about it.
 
 - `ApiTransientError`: try again later (5xx, 408, 409, 429, network trouble, an unreadable 2xx body).
+  `ApiUnreachable`, one of them, says no connection could be made at all (refused, DNS, TLS, connect
+  timeout): every other call fails the same way until the network or the URL is fixed.
 - `ApiAuthError`, `ApiNotFound`, `ApiClientError`, `ApiPagingError`: retrying will not help.
+  `ApiKeyRefused` (401), one of them, says the key itself is refused: every other call fails too.
 
 `in_doubt` tells a writer whether the request may have taken effect although no usable answer came
 back: a write that failed in doubt must be settled by reading the object back, not by repeating it.
@@ -52,6 +55,10 @@ class ApiAuthError(ApiError):
     """401/403: the key is wrong, revoked, or lacks the plan or permission."""
 
 
+class ApiKeyRefused(ApiAuthError):
+    """401, the API's answer to a missing or wrong key: no call with this key can succeed."""
+
+
 class ApiNotFound(ApiError):
     """404: no such object (or no such path: an inferred path may be wrong)."""
 
@@ -83,3 +90,15 @@ class ApiTransientError(ApiError):
         # Seconds the server asked us to wait (already capped), or None.
         self.retry_after = retry_after
         super().__init__(status, message, endpoint, method, path, in_doubt=in_doubt)
+
+
+class ApiUnreachable(ApiTransientError):
+    """No connection to the API could be made: refused, DNS or TLS failure, connect timeout.
+
+    The request never left, so even a write is not in doubt. `reason` is the short cause
+    ("connection refused", "name or service not known", ...) for a one-line message.
+    """
+
+    def __init__(self, reason: str, message: str, endpoint: str, method: str, path: str) -> None:
+        self.reason = reason
+        super().__init__(None, message, endpoint, method, path, in_doubt=False)

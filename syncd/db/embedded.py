@@ -39,7 +39,10 @@ from pathlib import Path
 import structlog
 from sqlalchemy.engine import URL
 
-from syncd.db.errors import EmbeddedDatabaseError  # raised here, defined where the CLI can import it cheaply
+from syncd.db.errors import (  # raised here, defined where the CLI can import them cheaply
+    DataDirUnusable,
+    EmbeddedDatabaseError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +155,7 @@ def _make_data_dir(data_dir: Path) -> Path:
             data_dir.chmod(0o700)  # ours: nobody else needs to look in
         return data_dir.resolve()
     except OSError as exc:
-        raise EmbeddedDatabaseError(f"cannot create data_dir {data_dir}: {exc.strerror}") from None
+        raise DataDirUnusable(f"cannot create data_dir {data_dir}: {exc.strerror}") from None
 
 
 @contextmanager

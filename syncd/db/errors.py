@@ -11,5 +11,9 @@ class EmbeddedDatabaseError(RuntimeError):
     """The embedded server could not be started; the message says where to look."""
 
 
+class DataDirUnusable(EmbeddedDatabaseError):
+    """The setting data_dir names a directory that cannot be created: a bad setting (exit 2)."""
+
+
 class SchemaBehind(RuntimeError):
     """The database schema is older than this code: run `syncd db upgrade`."""

@@ -23,6 +23,10 @@ log = structlog.get_logger(__name__)
 _DROP_MESSAGE = "ASGI callable returned without completing response."
 
 
+class ListenError(Exception):
+    """The sandbox cannot listen where it was asked (the port is taken, no such address); one line."""
+
+
 class _QuietDrops(logging.Filter):
     """Our drop fault returns mid-response on purpose; uvicorn would log each one as an error."""
 
@@ -71,7 +75,11 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit it: without, small answers wait ~40 ms (Nagle vs delayed ACK).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     url_host = f"[{host}]" if ":" in host else host
     return sock, f"http://{url_host}:{sock.getsockname()[1]}"
 
@@ -83,7 +91,9 @@ def serve(
     log_level: str = "warning",
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM, then return; `on_listening(base_url)` is called once bound."""
+    """Serve until SIGINT/SIGTERM, then return; `on_listening(base_url)` is called once bound.
+
+    Raises ListenError, before anything starts, when the address cannot be bound."""
     sock, base_url = _bind(host, port)
     log.info("sandbox.starting", url=base_url, events=len(sb.world.events), seed=sb.world.seed)
     if on_listening is not None:

@@ -59,18 +59,3 @@ def test_sync_usage_errors(database_url: URL, tmp_path: Path) -> None:
     assert keyless.returncode == 2
     assert keyless.stderr.count("\n") == 1
     assert "SYNCD_API_KEY" in keyless.stderr
-
-
-def test_a_failing_api_exits_1(database_url: URL, tmp_path: Path) -> None:
-    env = clean_env(
-        {
-            "SYNCD_API_URL": "http://127.0.0.1:9",  # nothing listens on the discard port
-            "SYNCD_API_KEY": CANARY_KEY,
-            "SYNCD_DATABASE_URL": url_for_env(database_url),
-        },
-        home=tmp_path,
-    )
-    result = run_syncd("sync", "users", env=env)
-    assert result.returncode == 1
-    assert "users" in result.stdout
-    assert CANARY_KEY not in result.stdout + result.stderr

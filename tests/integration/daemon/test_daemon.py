@@ -84,12 +84,14 @@ def sb() -> Sandbox:
 class Running:
     """A Daemon in a thread, stopped (and checked to exit 0) at the end."""
 
-    def __init__(self, settings: Settings, engine: Engine, sb: Sandbox) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, sb: Sandbox, transport: httpx.BaseTransport | None = None
+    ) -> None:
         def client(on_response: OnResponse) -> ApiClient:
             return ApiClient(
                 "http://sandbox",
                 API_KEY,
-                transport=sb.transport(),
+                transport=transport or sb.transport(),
                 rate_limit_per_s=None,
                 on_response=on_response,
             )
@@ -152,6 +154,57 @@ def test_the_schedule_fires_per_resource_and_health_answers(
         code = daemon.stop()
     assert code == 0
     assert_no_overlap(engine)
+
+
+class Outage(httpx.BaseTransport):
+    """The sandbox, until `mode` says the API is unreachable or refuses every key."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.inner = sb.transport()
+        self.mode = "up"
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.mode == "refused":
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        if self.mode == "wrong key":
+            return httpx.Response(401, json={"message": "missing or invalid X-API-KEY header"})
+        return self.inner.handle_request(request)
+
+
+def test_the_daemon_keeps_going_while_the_api_is_down_and_readyz_says_why(
+    sb: Sandbox, engine: Engine, database_url: URL
+) -> None:
+    port = free_port()
+    outage = Outage(sb)
+    outage.mode = "refused"
+    daemon = Running(settings_for(database_url, health_port=port), engine, sb, outage)
+    readyz = f"http://127.0.0.1:{port}/readyz"
+
+    def not_ready_because(reason: str) -> bool:
+        answer = httpx.get(readyz)
+        return answer.status_code == 503 and reason in answer.json()["problems"]
+
+    try:
+        wait_for(lambda: not_ready_because("api unreachable: connection refused"), 20, "readyz to say why")
+        failed = len(runs(engine))
+        wait_for(lambda: len(runs(engine)) >= failed + 2, 20, "more sync attempts while the API is down")
+        assert daemon.code is None  # still running
+        assert succeeded(engine, "events") == 0
+
+        outage.mode = "up"
+        wait_for(lambda: httpx.get(readyz).status_code == 200, 20, "ready once the API is back")
+        wait_for(lambda: succeeded(engine, "events") >= 1, 10, "a sync once the API is back")
+
+        outage.mode = "wrong key"
+        wait_for(
+            lambda: not_ready_because("the API refused the key (HTTP 401 on GET /panel/api/event/list)"),
+            20,
+            "readyz to name the refused key",
+        )
+        assert daemon.code is None
+    finally:
+        code = daemon.stop()
+    assert code == 0
 
 
 def test_two_daemons_one_leader_and_the_follower_takes_over(

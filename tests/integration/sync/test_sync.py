@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from structlog.testing import capture_logs
 
-from syncd.api import ApiClient, Page
+from syncd.api import ApiClient, ApiKeyRefused, ApiUnreachable, Page
 from syncd.db import state
 from syncd.db.mirror import table_for
 from syncd.resources import RESOURCES, SYNCED
@@ -403,6 +403,38 @@ def test_a_failing_resource_is_recorded_and_the_others_still_run(
     [row] = _runs(engine, "acl_rules")
     assert (row["status"], row["error"]) == ("failed", failed.error)
     assert all(o.status == "succeeded" for o in summary.outcomes if o.resource != "acl_rules")
+
+
+def test_a_refused_key_stops_the_whole_sync_after_one_request(sb: Sandbox, engine: Engine, run: Run) -> None:
+    client = ApiClient(BASE_URL, "not-the-key-0123", transport=sb.transport(), rate_limit_per_s=None)
+    with client, pytest.raises(ApiKeyRefused):
+        run(client=client)
+    assert [call.status for call in sb.calls] == [401]  # the first answer, and no other request
+    first, *others = SYNCED
+    [row] = _runs(engine, first.name)
+    assert row["status"] == "failed"
+    assert "HTTP 401" in row["error"]
+    assert all(_runs(engine, r.name) == [] for r in others)  # not attempted, so no run to record
+
+
+def test_an_unreachable_api_stops_the_whole_sync(engine: Engine, run: Run) -> None:
+    tries: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        tries.append(request.url.path)
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    transport = httpx.MockTransport(refuse)
+    client = ApiClient(BASE_URL, API_KEY, transport=transport, rate_limit_per_s=None, max_attempts=3)
+    with client, pytest.raises(ApiUnreachable) as caught:
+        run(client=client)
+    assert caught.value.reason == "connection refused"
+    assert len(tries) == 3  # one call's attempts, not every resource's
+    first, *others = SYNCED
+    [row] = _runs(engine, first.name)
+    assert row["status"] == "failed"
+    assert "Connection refused" in row["error"]
+    assert all(_runs(engine, r.name) == [] for r in others)
 
 
 def test_two_syncs_of_one_resource_never_run_at_once(engine: Engine, run: Run) -> None:

@@ -17,6 +17,7 @@ from syncd.api import (
     ApiClient,
     ApiClientError,
     ApiError,
+    ApiKeyRefused,
     ApiNotFound,
     ApiTransientError,
     parse_retry_after,
@@ -275,7 +276,7 @@ def test_paging_an_object_endpoint_is_refused(make_client: MakeClient) -> None:
 
 
 @pytest.mark.parametrize(("status", "kind"), [
-    (400, ApiClientError), (401, ApiAuthError), (403, ApiAuthError), (404, ApiNotFound), (405, ApiClientError),
+    (400, ApiClientError), (401, ApiKeyRefused), (403, ApiAuthError), (404, ApiNotFound), (405, ApiClientError),
     (408, ApiTransientError), (409, ApiTransientError), (410, ApiClientError), (422, ApiClientError),
     (429, ApiTransientError), (500, ApiTransientError), (502, ApiTransientError), (503, ApiTransientError),
     (302, ApiError),
