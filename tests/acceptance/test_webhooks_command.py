@@ -19,7 +19,11 @@ pytestmark = pytest.mark.acceptance
 
 @pytest.fixture
 def env(database_url: URL, tmp_path: Path) -> dict[str, str]:
-    return clean_env({"SYNCD_DATABASE_URL": url_for_env(database_url)}, home=tmp_path)
+    # The receiver is on 127.0.0.1: allowed explicitly, as an operator would.
+    return clean_env(
+        {"SYNCD_DATABASE_URL": url_for_env(database_url), "SYNCD_WEBHOOK_ALLOW_PRIVATE": "true"},
+        home=tmp_path,
+    )
 
 
 def _ok(*args: str, env: dict[str, str]) -> str:
