@@ -63,39 +63,45 @@ class AddressPolicy:
 
     def refusal(self, address: IPAddress) -> str | None:
         """Why a connection to `address` is refused (its kind: 'private', ...), None when allowed."""
-        for candidate in _addresses_within(address):
-            kind = classify(candidate)
-            if kind is None:
-                continue
-            if kind in NEVER_KINDS:
-                return kind
-            if any(candidate in network for network in self.allow_cidrs):
-                continue
-            if self.allow_private and kind in PRIVATE_KINDS:
-                continue
-            return kind
-        return None
+        refused = self._refused(address)
+        return None if refused is None else refused[0]
 
     def is_allowed(self, address: IPAddress) -> bool:
-        return self.refusal(address) is None
+        return self._refused(address) is None
 
     def checked_addresses(self, host: str, port: int) -> list[IPAddress]:
         """What `host` resolves to, every address allowed; AddressRefused for the first one that is not
         (one refused address refuses the name: it may be the one a later connection gets)."""
         addresses = self.resolver(host, port)
         for address in addresses:
-            kind = self.refusal(address)
-            if kind is not None:
-                raise AddressRefused(host, address, kind)
+            refused = self._refused(address)
+            if refused is not None:
+                raise AddressRefused(host, address, *refused)
         return addresses
+
+    def _refused(self, address: IPAddress) -> tuple[str, IPAddress] | None:
+        """The kind of the first refused address within `address` (itself or one it carries), and it."""
+        for candidate in _addresses_within(address):
+            kind = classify(candidate)
+            if kind is None:
+                continue
+            if kind in NEVER_KINDS:
+                return kind, candidate
+            if any(candidate in network for network in self.allow_cidrs):
+                continue
+            if self.allow_private and kind in PRIVATE_KINDS:
+                continue
+            return kind, candidate
+        return None
 
 
 class AddressRefused(httpcore.ConnectError):
     """A connection the policy refuses; the message names the address, its kind and the settings."""
 
-    def __init__(self, host: str, address: IPAddress, kind: str) -> None:
+    def __init__(self, host: str, address: IPAddress, kind: str, inner: IPAddress | None = None) -> None:
         self.host, self.address, self.kind = host, address, kind
-        where = f"address {address}" if _same(host, address) else f"{host} resolves to {address}, which"
+        shown = f"{address} ({inner})" if inner is not None and inner != address else str(address)
+        where = f"address {shown}" if _same(host, address) else f"{host} resolves to {shown}, which"
         if kind in NEVER_KINDS:
             remedy = "never allowed"
         elif kind in PRIVATE_KINDS:

@@ -120,6 +120,15 @@ def test_one_refused_address_refuses_the_name_with_a_message_naming_it_and_the_s
     )
 
 
+def test_a_message_shows_the_ipv4_address_an_ipv6_one_was_refused_for() -> None:
+    policy = _resolver({"mapped.example.test": ["2002:a9fe:a9fe::1"]})
+    with pytest.raises(AddressRefused) as caught:
+        policy.checked_addresses("mapped.example.test", 80)
+    assert str(caught.value).startswith(
+        "mapped.example.test resolves to 2002:a9fe:a9fe::1 (169.254.169.254), which is link-local: "
+    )
+
+
 def test_messages_say_when_only_the_allow_list_or_nothing_allows_an_address() -> None:
     assert str(AddressRefused("240.0.0.1", ip("240.0.0.1"), "reserved")).endswith("(webhook_allow_cidrs)")
     assert str(AddressRefused(ANY, ip(ANY), "unspecified")).endswith("(never allowed)")
