@@ -220,10 +220,11 @@ class GuardedTransport(httpx.HTTPTransport):
         limits: httpx.Limits | None = None,
         inner: httpcore.NetworkBackend | None = None,
     ) -> None:
-        super().__init__(trust_env=False)
+        ssl_context = httpx.create_ssl_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR, as httpx does
+        super().__init__(verify=ssl_context, trust_env=False)
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),  # honours SSL_CERT_FILE / SSL_CERT_DIR, as httpx does
+        self._pool = httpcore.ConnectionPool(  # the same pool httpx builds, on the guarded backend
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

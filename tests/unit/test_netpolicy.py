@@ -214,3 +214,56 @@ def test_a_refused_connection_reaches_httpx_as_a_connect_error_with_the_policys_
     ):
         client.post("http://evil.example.test/latest/meta-data")
     assert sockets.asked == []
+
+
+class _TlsStream(httpcore.NetworkStream):
+    """A connected socket that records the TLS handshake it is asked for, then fails it."""
+
+    def __init__(self, handshakes: list[str | None]) -> None:
+        self.handshakes = handshakes
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        raise AssertionError("nothing is read before the handshake")
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        raise AssertionError("nothing is written before the handshake")
+
+    def close(self) -> None:
+        pass
+
+    def start_tls(
+        self, ssl_context: object, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        self.handshakes.append(server_hostname)
+        raise httpcore.ConnectError("handshake refused by the test")
+
+
+class _TlsSockets(_Sockets):
+    def __init__(self) -> None:
+        super().__init__()
+        self.handshakes: list[str | None] = []
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        self.asked.append(host)
+        return _TlsStream(self.handshakes)
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name() -> None:
+    from syncd.netpolicy import GuardedTransport
+
+    sockets = _TlsSockets()
+    policy = _resolver({"hooks.example.test": ["93.184.215.14"]})
+    with (
+        httpx.Client(transport=GuardedTransport(policy, inner=sockets)) as client,
+        pytest.raises(httpx.ConnectError, match="handshake refused by the test"),
+    ):
+        client.post("https://hooks.example.test/hook")
+    assert sockets.asked == ["93.184.215.14"]
+    assert sockets.handshakes == ["hooks.example.test"]  # SNI and certificate check use the name
