@@ -196,7 +196,13 @@ def _run_daemon_briefly(settings: Settings, engine: Engine) -> bool:
     from syncd.webhooks import generate_secret, sign
 
     fast = settings.model_copy(
-        update={"schedule": {"events": 1, "users": 2}, "leader_poll_s": 0.5, "health_port": 0}
+        # The demo's receiver is on 127.0.0.1: allowed here, as an operator would allow a local one.
+        update={
+            "schedule": {"events": 1, "users": 2},
+            "leader_poll_s": 0.5,
+            "health_port": 0,
+            "webhook_allow_cidrs": ["127.0.0.0/8"],
+        }
     )
 
     def client(on_response: OnResponse) -> ApiClient:

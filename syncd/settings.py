@@ -6,14 +6,22 @@ Every setting has one name used everywhere: the field name here, `SYNCD_<NAME>` 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from syncd.db.url import DatabaseUrlError, mask_database_url, normalize_database_url, url_secrets
 
@@ -141,6 +149,20 @@ class Settings(BaseSettings):
     webhook_batch: int = Field(
         default=100, ge=1, le=10_000, description="Changes sent to one subscription per pass, in order."
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook receivers on loopback, private, link-local, unique-local and shared "
+        "(CGNAT) addresses; by default only public addresses are.",
+    )
+    webhook_allow_cidrs: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Networks webhook receivers may be in although not public (comma-separated in the "
+        "environment), e.g. 10.20.0.0/16.",
+    )
+    api_allow_http: bool = Field(
+        default=False,
+        description="Allow a plain http:// api_url to a host that is not loopback (the API key travels in clear).",
+    )
 
     @field_validator("api_rate_limit_per_s")
     @classmethod
@@ -158,6 +180,21 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")) or len(value.split("://", 1)[1].strip("/")) == 0:
             raise ValueError("must be an http:// or https:// URL with a host")
         return value.rstrip("/")
+
+    @field_validator("webhook_allow_cidrs", mode="before")
+    @classmethod
+    def _check_webhook_allow_cidrs(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment's form: 10.20.0.0/16,fd00::/8
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value  # pydantic says what the type should be
+        networks: list[str] = []
+        for item in value:
+            try:
+                networks.append(str(ipaddress.ip_network(str(item).strip())))
+            except ValueError as exc:
+                raise ValueError(f"{str(item).strip()!r} is not a network in CIDR form ({exc})") from None
+        return networks
 
     @field_validator("database_url")
     @classmethod
@@ -208,6 +245,16 @@ class Settings(BaseSettings):
 
         parse_time_of_day(value)
         return value
+
+    @model_validator(mode="after")
+    def _refuse_clear_text_api(self) -> Settings:
+        parts = urlsplit(self.api_url)
+        if parts.scheme == "http" and not self.api_allow_http and not is_loopback_host(parts.hostname or ""):
+            raise ValueError(
+                f"api_url: plain http:// to {parts.hostname} would send the API key in clear; use https://, "
+                "or set api_allow_http = true (SYNCD_API_ALLOW_HTTP) to accept it (loopback hosts need neither)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _read_api_key_file(self) -> Settings:
@@ -295,6 +342,19 @@ def _read_secret_file(setting: str, path: Path) -> str:
     if not content:
         raise ValueError(f"{setting}: {path} is empty")
     return content
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x); no name is resolved."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def mask_secret(value: str) -> str:

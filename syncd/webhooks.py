@@ -15,6 +15,9 @@ time, in its own transaction:
 
 Requests are signed as Standard Webhooks specifies (`sign`): `webhook-id: chg_<change id>`,
 `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256>`. The secret is never logged.
+Connections go only to addresses the policy allows (`syncd.netpolicy`: public ones unless the
+operator allows more), checked after DNS resolution; of an answer that is not a 2xx, a short
+printable excerpt is kept, of a 2xx nothing.
 
 `follow_deliveries` runs passes until stopped: on every NOTIFY of the feed (`syncd_changes`) or of
 the CLI (`syncd_webhooks`), at least every `sweep_s`, and when the earliest retry comes due.
@@ -46,6 +49,7 @@ from syncd.db.feed import NOTIFY_CHANNEL as FEED_CHANNEL
 from syncd.db.feed import TEST_KIND, Change
 from syncd.db.listen import follow_notifications
 from syncd.logs import redactor
+from syncd.netpolicy import AddressPolicy, guarded_client
 from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -53,7 +57,8 @@ log = structlog.get_logger(__name__)
 SECRET_PREFIX = "whsec_"  # noqa: S105  # the format's prefix, not a secret
 SECRET_BYTES = 32
 _SECRET_MIN_BYTES, _SECRET_MAX_BYTES = 24, 64
-_ERROR_EXCERPT = 200  # characters of a receiver's answer kept in last_error
+_ERROR_EXCERPT = 100  # characters of a receiver's (non-2xx) answer kept in last_error
+_ERROR_LINE = 300  # characters of an error without an answer (a refused address, a timeout)
 _MAX_SCANS = 100  # windows of unwanted changes passed per subscription and pass (then the next one's turn)
 
 Clock = Callable[[], dt.datetime]
@@ -70,6 +75,7 @@ class WebhookOptions:
     backoff_cap_s: float = 3_600.0
     jitter: float = 0.2  # each delay is drawn from [(1 - jitter) * d, d]
     sweep_s: float = 5.0  # follow mode: a pass at least this often, notification or not
+    policy: AddressPolicy = field(default_factory=AddressPolicy)  # where receivers may be: public only
 
 
 def webhook_options(settings: Settings, **overrides: Any) -> WebhookOptions:
@@ -78,14 +84,17 @@ def webhook_options(settings: Settings, **overrides: Any) -> WebhookOptions:
         "retry_for_s": settings.webhook_retry_for_s,
         "timeout_s": settings.webhook_timeout_s,
         "connect_timeout_s": settings.webhook_connect_timeout_s,
+        "policy": AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allow_cidrs),
         **overrides,
     }
     return WebhookOptions(**values)
 
 
 def webhook_client(options: WebhookOptions) -> httpx.Client:
-    """The HTTP client deliveries use: the configured timeouts, redirects never followed."""
-    return httpx.Client(
+    """The HTTP client deliveries use: the configured timeouts, redirects never followed, and every
+    connection to an address `options.policy` allows, checked after DNS resolution (no proxy)."""
+    return guarded_client(
+        options.policy,
         timeout=httpx.Timeout(options.timeout_s, connect=options.connect_timeout_s),
         follow_redirects=False,
         headers={"user-agent": f"syncd/{__version__} (webhooks)"},
@@ -220,14 +229,15 @@ def post(client: httpx.Client, url: str, secret: str, message_id: str, body: byt
         with client.stream("POST", url, content=body, headers=headers) as response:
             excerpt = _excerpt(response) if not response.is_success else ""
     except Exception as exc:  # a timeout, a refused connection, an invalid URL: all the receiver's failures
-        error = redactor.redact(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
-        return Answer(None, error.replace(secret, "[REDACTED]"), _ms(started))
+        said = f"{type(exc).__name__}: {exc}".replace(secret, "[REDACTED]")
+        return Answer(None, printable(redactor.redact(said), _ERROR_LINE).rstrip(":"), _ms(started))
     duration = _ms(started)
     if response.is_success:
         return Answer(response.status_code, None, duration)
     status = response.status_code
     if response.is_redirect:
-        error = f"HTTP {status}: redirect to {response.headers.get('location', '?')} not followed"
+        location = printable(response.headers.get("location", "?"), _ERROR_EXCERPT)
+        error = f"HTTP {status}: redirect to {location} not followed"
     else:
         error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
     return Answer(status, redactor.redact(error), duration, _retry_after(response))
@@ -239,8 +249,14 @@ def _excerpt(response: httpx.Response) -> str:
         read += chunk
         if len(read) >= _ERROR_EXCERPT * 4:
             break
-    flat = " ".join(read.decode("utf-8", errors="replace").split())
-    return flat if len(flat) <= _ERROR_EXCERPT else flat[: _ERROR_EXCERPT - 3] + "..."
+    return printable(read.decode("utf-8", errors="replace"), _ERROR_EXCERPT)
+
+
+def printable(text: str, width: int) -> str:
+    """What a receiver said, safe to store and print: every control or other non-printable character
+    (newlines, escape sequences, bidi overrides) a space, whitespace folded, cut to `width` with `...`."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -183,6 +183,7 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.logs import redactor
     from syncd.webhooks import generate_secret
 
+    _check_policy(args.url, settings)
     secret = args.secret or generate_secret()
     redactor.add(secret)
     after_id = 0 if args.from_start else (args.from_id - 1 if args.from_id is not None else None)
@@ -199,6 +200,29 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _check_policy(url: str, settings: Settings) -> None:
+    """Refuse a receiver whose host is, or now resolves to, an address the policy refuses (exit 2);
+    the same check runs again at every connection, after resolution."""
+    import httpx
+
+    from syncd.netpolicy import AddressPolicy, AddressRefused, check_target
+
+    policy = AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allow_cidrs)
+    try:
+        check_target(url, policy)
+    except AddressRefused as exc:
+        raise UsageError(str(exc)) from None
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"{_show_url(url)!r} is not a valid URL: {exc}") from None
+    except OSError as exc:  # no address now: a receiver whose name is not live yet may still be added
+        host = urlsplit(url).hostname
+        print(
+            f"note: {host} does not resolve now ({exc.strerror or exc}); "
+            "its addresses are checked at every connection",
+            file=sys.stderr,
+        )
 
 
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -37,6 +37,7 @@ class Receiver:
         self.script: list[int] = []
         self.headers: dict[str, str] = {}
         self.delay = 0.0
+        self.body: bytes | None = None  # the answer's body (default: a short JSON, or "receiver says no")
         self.delay_only: str | None = None  # a path: only its requests are delayed
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
@@ -56,6 +57,7 @@ class Receiver:
                     status = receiver.script.pop(0) if receiver.script else receiver.status
                     extra = dict(receiver.headers)
                     delay = receiver.delay if receiver.delay_only in (None, path) else 0.0
+                    answer = receiver.body
                 try:
                     if delay:
                         time.sleep(delay)
@@ -63,7 +65,8 @@ class Receiver:
                         receiver.received.append(
                             Received(path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
                         )
-                    answer = b'{"ok": true}' if 200 <= status < 300 else b"receiver says no"
+                    if answer is None:
+                        answer = b'{"ok": true}' if 200 <= status < 300 else b"receiver says no"
                     self.send_response(status)
                     for name, value in extra.items():
                         self.send_header(name, value)

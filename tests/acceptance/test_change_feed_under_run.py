@@ -67,6 +67,7 @@ def test_cancel_is_delivered_once_signed_and_a_killed_daemon_loses_nothing(
                 "SYNCD_DATABASE_URL": url_for_env(database_url),
                 "SYNCD_CONFIG": str(config),
                 "SYNCD_LOG_FORMAT": "json",
+                "SYNCD_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8",  # the receiver's loopback address
             },
             home=tmp_path,
         )

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.acceptance
 
 @pytest.fixture
 def env(database_url: URL, tmp_path: Path) -> dict[str, str]:
-    return clean_env({"SYNCD_DATABASE_URL": url_for_env(database_url)}, home=tmp_path)
+    # The receiver is on 127.0.0.1: allowed explicitly, as an operator would.
+    return clean_env(
+        {"SYNCD_DATABASE_URL": url_for_env(database_url), "SYNCD_WEBHOOK_ALLOW_PRIVATE": "true"},
+        home=tmp_path,
+    )
 
 
 def _ok(*args: str, env: dict[str, str]) -> str:
@@ -126,9 +130,48 @@ def test_bad_input_is_one_line_naming_what_and_exit_2(env: dict[str, str]) -> No
     )
     assert "there is no webhook subscription 99" in _usage_error("webhooks", "enable", "99", env=env)
     assert "there is no webhook subscription 99" in _usage_error("webhooks", "test", "99", env=env)
-    subscription_id = _ok("webhooks", "add", "https://example.com/x", env=env).split()[1]
+    # A public address, written as one: nothing is resolved (and `add` connects to nothing).
+    subscription_id = _ok("webhooks", "add", "https://93.184.215.14/x", env=env).split()[1]
     assert "never skips any" in _usage_error("webhooks", "replay", subscription_id, "--from", "50", env=env)
     assert "'0' is not a whole number > 0" in _usage_error(
         "webhooks", "replay", subscription_id, "--from", "1", "--to", "0", env=env
     )
     assert "'zero' is not a whole number" in _usage_error("webhooks", "remove", "zero", env=env)
+
+
+def test_targets_that_are_not_public_are_refused_at_add_and_at_connect_unless_allowed(
+    database_url: URL, tmp_path: Path, receiver: Receiver
+) -> None:
+    strict = clean_env({"SYNCD_DATABASE_URL": url_for_env(database_url)}, home=tmp_path)
+    port = receiver.server.server_address[1]
+    for url, says in (
+        ("http://169.254.169.254/latest/meta-data/", "address 169.254.169.254 is link-local"),
+        (f"http://localhost:{port}/hook", "localhost resolves to "),
+        ("http://[::1]:8080/x", "address ::1 is loopback"),
+        (f"http://2130706433:{port}/hook", "2130706433 resolves to 127.0.0.1, which is loopback"),
+        ("http://[::ffff:10.0.0.5]/x", "(10.0.0.5) is private"),
+        ("http://100.64.0.1/x", "address 100.64.0.1 is shared (CGNAT)"),
+        ("http://[fd00::1]/x", "address fd00::1 is unique-local"),
+    ):
+        line = _usage_error("webhooks", "add", url, env=strict)
+        assert says in line, line
+        assert "refused by webhook policy (webhook_allow_private / webhook_allow_cidrs)" in line, line
+    line = _usage_error("webhooks", "add", "http://0.0.0.0:8080/x", env=strict)
+    assert "address 0.0.0.0 is unspecified: refused by webhook policy (never allowed)" in line
+    assert _ok("webhooks", "list", env=strict).strip() == "no webhook subscriptions"
+
+    loopback_only = {**strict, "SYNCD_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8"}
+    subscription_id, _ = _add(f"http://2130706433:{port}/hook", env=loopback_only)
+    assert "address ::1 is loopback" in _usage_error(
+        "webhooks", "add", "http://[::1]:8080/x", env=loopback_only
+    )
+
+    # Allowed when added; refused again at connect time once the setting is gone.
+    refused = run_syncd("webhooks", "test", str(subscription_id), env=strict)
+    assert refused.returncode == 1
+    assert "2130706433 resolves to 127.0.0.1, which is loopback: refused by webhook policy" in refused.stderr
+    assert receiver.received == []
+    assert _ok("webhooks", "test", str(subscription_id), env=loopback_only).startswith(
+        f"webhook subscription {subscription_id}: 200 in "
+    )
+    assert len(receiver.received) == 1

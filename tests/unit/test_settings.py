@@ -231,3 +231,51 @@ def test_database_url_file_problems_name_the_file_never_the_content(
     )
     assert expected in message
     assert CANARY not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.9.9.9",
+        "http://localhost:9",
+        "http://[::1]:8080",
+        "https://x.test",
+    ],
+)
+def test_plain_http_api_url_is_accepted_to_a_loopback_host(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SYNCD_API_URL", url)
+    assert load_settings().api_url == url
+
+
+def test_plain_http_api_url_elsewhere_is_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCD_API_URL", "http://user:hunter2hunter2@api.example.com/")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(
+        "invalid setting api_url: plain http:// to api.example.com would send the API key"
+    )
+    assert "api_allow_http" in message
+    assert "hunter2" not in message
+    assert "\n" not in message
+    monkeypatch.setenv("SYNCD_API_ALLOW_HTTP", "true")
+    assert load_settings().api_url == "http://user:hunter2hunter2@api.example.com"
+
+
+def test_webhook_allow_cidrs_from_env_and_file_are_checked_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = _toml(tmp_path, 'webhook_allow_cidrs = ["10.20.0.0/16", "fd00::/8"]\n')
+    assert load_settings(config_file=config).webhook_allow_cidrs == ["10.20.0.0/16", "fd00::/8"]
+    monkeypatch.setenv("SYNCD_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8, ::1/128,")
+    assert load_settings(config_file=config).webhook_allow_cidrs == ["127.0.0.0/8", "::1/128"]
+    assert load_settings().webhook_allow_private is False
+    for bad, problem in (("10.0.0.5/8", "has host bits set"), ("10.0.0.0/8,intranet", "'intranet'")):
+        monkeypatch.setenv("SYNCD_WEBHOOK_ALLOW_CIDRS", bad)
+        with pytest.raises(SettingsError) as caught:
+            load_settings()
+        message = str(caught.value)
+        assert message.startswith("invalid setting webhook_allow_cidrs [SYNCD_WEBHOOK_ALLOW_CIDRS]: ")
+        assert problem in message
+        assert "\n" not in message

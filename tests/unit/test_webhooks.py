@@ -328,3 +328,31 @@ def test_webhook_settings_have_defaults_feed_the_options_and_are_checked(
     monkeypatch.setenv("SYNCD_WEBHOOK_TIMEOUT_S", "0")
     with pytest.raises(SettingsError, match=r"invalid setting webhook_timeout_s \[SYNCD_WEBHOOK_TIMEOUT_S\]"):
         load_settings()
+
+
+def test_a_receivers_answer_is_kept_as_a_short_printable_excerpt_and_a_2xx_body_not_at_all() -> None:
+    import httpx
+
+    from syncd.webhooks import post
+
+    hostile = "\x1b[31mALERT\r\nSet-Cookie: x=1\x00\u202eevil\t" + "A" * 5000
+    answers = {"/fail": 500, "/ok": 200, "/moved": 302}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = answers[request.url.path]
+        headers = {"location": "https://elsewhere.test/" + "p" * 300} if status == 302 else {}
+        return httpx.Response(status, text=hostile, headers=headers)
+
+    secret = generate_secret()
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        failed = post(client, "http://r.test/fail", secret, "chg_1", b"{}")
+        ok = post(client, "http://r.test/ok", secret, "chg_1", b"{}")
+        moved = post(client, "http://r.test/moved", secret, "chg_1", b"{}")
+    assert failed.error is not None
+    assert failed.error.startswith("HTTP 500: [31mALERT Set-Cookie: x=1 evil AAAA")
+    excerpt = failed.error.removeprefix("HTTP 500: ")
+    assert len(excerpt) == 100
+    assert excerpt.endswith("...")
+    assert all(ch.isprintable() for ch in failed.error)
+    assert (ok.ok, ok.error) == (True, None)
+    assert moved.error == f"HTTP 302: redirect to https://elsewhere.test/{'p' * 74}... not followed"

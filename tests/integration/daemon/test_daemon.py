@@ -279,7 +279,8 @@ def test_the_daemon_delivers_webhooks_reports_the_feed_and_prunes_it(
 
     with engine.begin() as conn:
         subscription = add_subscription(conn, receiver.url, generate_secret(), kinds=["event.*"])
-    daemon = Running(settings_for(database_url, changes_retention_days=1), engine, sb)
+    settings = settings_for(database_url, changes_retention_days=1, webhook_allow_private=True)
+    daemon = Running(settings, engine, sb)
     try:
         wait_for(lambda: succeeded(engine, "events") >= 1, 20, "a run of events")
         # The first sync's event.created changes, each a POST, in order.

@@ -13,11 +13,19 @@ import pytest
 from sqlalchemy import Engine, text
 
 from syncd.db.webhooks import add_subscription
+from syncd.netpolicy import AddressPolicy
 from syncd.webhooks import WebhookOptions, generate_secret, webhook_client
 
+# The receiver is on 127.0.0.1: the tests allow loopback explicitly, as an operator would.
+LOOPBACK = AddressPolicy(allow_private=True)
 # Retries due almost at once, so a test moves from one pass to the next without waiting.
 FAST = WebhookOptions(
-    backoff_base_s=0.01, backoff_cap_s=0.02, timeout_s=15.0, connect_timeout_s=5.0, sweep_s=0.5
+    backoff_base_s=0.01,
+    backoff_cap_s=0.02,
+    timeout_s=15.0,
+    connect_timeout_s=5.0,
+    sweep_s=0.5,
+    policy=LOOPBACK,
 )
 
 

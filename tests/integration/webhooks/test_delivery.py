@@ -25,6 +25,7 @@ from syncd.webhooks import (
 from tests.helpers import Clock
 from tests.integration.webhooks.conftest import (
     FAST,
+    LOOPBACK,
     add_change,
     add_change_in,
     attempts,
@@ -365,7 +366,9 @@ def test_a_rolled_back_change_leaves_a_hole_that_is_passed(
 def test_follow_wakes_on_notify_and_retries_when_due(engine: Engine, receiver: Receiver) -> None:
     subscription_id, _ = subscribe(engine, receiver.url)
     stop = threading.Event()
-    options = WebhookOptions(sweep_s=30.0, backoff_base_s=0.2, backoff_cap_s=0.2, timeout_s=2.0)
+    options = WebhookOptions(
+        sweep_s=30.0, backoff_base_s=0.2, backoff_cap_s=0.2, timeout_s=2.0, policy=LOOPBACK
+    )
     follower = threading.Thread(target=follow_deliveries, args=(engine, stop, options), daemon=True)
     follower.start()
     try:
