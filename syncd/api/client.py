@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import quote
@@ -96,6 +97,15 @@ class _ApiKeyAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["X-API-KEY"] = self._key
         yield request
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A request built and checked, not sent: `ApiClient.prepare`, then `ApiClient.send_prepared`."""
+
+    spec: Endpoint
+    path: str
+    request: httpx.Request = field(repr=False)
 
 
 class ApiClient:
@@ -501,13 +511,10 @@ class ApiClient:
 
         `retry=None` means the endpoint's default: reads retry, writes do not.
         """
-        spec = self.endpoints.get(endpoint)
-        if spec is None:
-            raise ValueError(f"unknown endpoint {endpoint!r}")
-        path = _fill(spec, path_params or {})
-        pairs = encode_query(query) if query else None
+        prepared = self.prepare(endpoint, path_params=path_params, query=query, body=body)
+        spec = prepared.spec
         if not ((not spec.write) if retry is None else retry):
-            return self._send(spec, path, pairs, body, attempt=1)
+            return self._send(prepared, attempt=1)
 
         attempt_no = 0
 
@@ -538,15 +545,38 @@ class ApiClient:
         ):
             with attempt:
                 attempt_no = attempt.num
-                return self._send(spec, path, pairs, body, attempt=attempt_no)
+                return self._send(prepared, attempt=attempt_no)
         raise AssertionError("unreachable: stamina re-raises the last error")
 
-    def _send(
-        self, spec: Endpoint, path: str, query: list[tuple[str, str]] | None, body: object, *, attempt: int
-    ) -> Any:
+    def prepare(
+        self,
+        endpoint: str,
+        *,
+        path_params: Mapping[str, int | str] | None = None,
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+    ) -> PreparedCall:
+        """Everything a call does before its request leaves: the path, the query, the encoded body.
+
+        Raises ValueError or TypeError for what cannot become a request; nothing has been sent then,
+        so a write that fails here is not in doubt (see `send_prepared`).
+        """
+        spec = self.endpoints.get(endpoint)
+        if spec is None:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        path = _fill(spec, path_params or {})
+        pairs = encode_query(query) if query else None
         request = self._http.build_request(
-            spec.method, path, params=tuple(query) if query else None, json=body
+            spec.method, path, params=tuple(pairs) if pairs else None, json=body
         )
+        return PreparedCall(spec, path, request)
+
+    def send_prepared(self, prepared: PreparedCall) -> Any:
+        """Send a prepared call once (no retry: a writer decides about repeating a write)."""
+        return self._send(prepared, attempt=1)
+
+    def _send(self, prepared: PreparedCall, *, attempt: int) -> Any:
+        spec, path, request = prepared.spec, prepared.path, prepared.request
         if self.rate_limit is not None:
             waited = self.rate_limit.acquire()
             if waited > 0.0:
