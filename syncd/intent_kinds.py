@@ -345,3 +345,23 @@ def jsonb_text(value: object) -> str:
 def payload_bytes(payload: Mapping[str, object]) -> int:
     """The payload's size as the trigger measures it: octet_length(payload::text)."""
     return len(jsonb_text(payload).encode())
+
+
+def limits_table() -> str:
+    """The limits as the Markdown table in docs/write-back.md (a test keeps the page in step)."""
+    rows = ["| what | limit |", "|---|---|"]
+    for kind in INTENT_KINDS.values():
+        for f in kind.fields:
+            if f.max_chars is not None:
+                rows.append(f"| `{kind.name}` `{f.name}` | {f.max_chars:,} characters |")
+            if f.max_items is not None:
+                rows.append(
+                    f"| `{kind.name}` `{f.name}` | {f.max_items:,} addresses of {MAX_EMAIL_CHARS} characters each |"
+                )
+    rows += [
+        f"| date-times (`start`, `end`) | years {YEARS[0]}-{YEARS[1]} as written; offsets up to "
+        f"±{MAX_OFFSET_HOURS}:59; at most 6 decimals |",
+        f"| the whole payload | {MAX_PAYLOAD_BYTES:,} bytes (64 KiB) as `octet_length(payload::text)` |",
+        f"| `idempotency_key` | {MAX_IDEMPOTENCY_KEY_CHARS} characters |",
+    ]
+    return "\n".join(rows) + "\n"

@@ -15,6 +15,7 @@ from syncd.intent_kinds import (
     Field,
     check_intent,
     jsonb_text,
+    limits_table,
     payload_bytes,
 )
 
@@ -89,11 +90,29 @@ def test_the_payload_limit_is_on_bytes_not_characters() -> None:
     [
         ("notes", 1, {"notes": "a\x00b"}, None, "text cannot hold a NUL character or an unpaired surrogate"),
         ("notes", 1, {"notes": "\ud800"}, None, "text cannot hold a NUL character or an unpaired surrogate"),
-        ("notes", 2**63, {"notes": "x"}, None, f"event_id must be a positive SimplyMeet event id, got {2**63}"),
-        ("notes", 1, {"notes": "x"}, "k" * 256, "idempotency_key has 256 characters, at most 255 are allowed"),
+        (
+            "notes",
+            2**63,
+            {"notes": "x"},
+            None,
+            f"event_id must be a positive SimplyMeet event id, got {2**63}",
+        ),
+        (
+            "notes",
+            1,
+            {"notes": "x"},
+            "k" * 256,
+            "idempotency_key has 256 characters, at most 255 are allowed",
+        ),
         ("notes", 1, {"notes": "x"}, "\n" * 3, None),
         ("cancel", 1, {"reason": True}, None, 'cancel payload "reason" must be a string, got boolean'),
-        ("reschedule", 1, {"start": "x", "end": "y", "userId": True}, None, 'payload "start" is not a date-time'),
+        (
+            "reschedule",
+            1,
+            {"start": "x", "end": "y", "userId": True},
+            None,
+            'payload "start" is not a date-time',
+        ),
         (
             "reschedule",
             1,
@@ -114,3 +133,8 @@ def test_python_refuses_what_postgresql_could_not_hold_or_would_refuse(
         assert refusal is not None
         assert message in refusal.message
         assert "\n" not in refusal.message  # one line, whatever the input
+
+
+def test_the_write_back_page_shows_the_declared_limits() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "write-back.md").read_text(encoding="utf-8")
+    assert limits_table() in page
