@@ -9,7 +9,9 @@ A job's life, in `_Worker.run_one` (and `_Worker.run_batch` for list calls):
 - **settle**: an intent whose earlier call may have taken effect (`sent_at` set) is never simply
   sent again: the event is read back and the kind's check says whether the write is in place.
 - **guard**: with `expected_updated_at`, an event changed upstream since fails as a conflict.
-- **send**: `sent_at` is committed first, so a crash during the call leaves it in doubt, not lost.
+- **send**: the request is built (and encoded) first: an error there ends the intent `rejected` at once,
+  since nothing left syncd. Then `sent_at` is committed, so a crash during the call leaves it in
+  doubt, not lost.
 - **decide** (`decide`): 2xx succeeded; 4xx (but 408/409/429) rejected; 5xx, 408, 409, 429,
   401/403 and network errors transient; a call that may have been applied is in doubt.
 - **finish**: succeeded (the event read back into the mirror in the same transaction), failed
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +38,7 @@ from typing import Any, Literal
 
 import structlog
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.api import ApiClient, ApiError, ApiNotFound, JsonObject, format_api_datetime, parse_api_datetime
 from syncd.api.errors import ApiAuthError, ApiTransientError
@@ -51,6 +55,7 @@ from syncd.settings import Settings
 log = structlog.get_logger(__name__)
 
 BATCHABLE = frozenset({"cancel", "no_show"})
+_API_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 # Seconds between waits on the listening connection, so a stop is noticed promptly.
 _STOP_CHECK_S = 0.2
 
@@ -141,62 +146,54 @@ class EventWrites:
         path = spec.path.format(id=event_id) if event_id is not None else spec.path
         return spec.method, path
 
+    def _write(self, endpoint: str, body: dict[str, Any] | None, event_id: int | None = None) -> Write:
+        """Build (and encode) the request now, send it later: an error here means nothing left syncd."""
+        prepared = self.client.prepare(
+            endpoint, path_params={"id": event_id} if event_id is not None else None, body=body
+        )
+        method, path = self._describe(endpoint, event_id)
+        return Write(method, path, body, lambda: self.client.send_prepared(prepared))
+
     def single(self, intent: ClaimedIntent, event_type_id: Callable[[], int | None]) -> Write:
-        """The call for one intent; raises ValueError for a payload the API could not take."""
-        i, p, c = intent.event_id, intent.payload, self.client
+        """The call for one intent, built but not sent; raises for a payload the API could not take."""
+        i, p = intent.event_id, intent.payload
         body: dict[str, Any] | None
-        send: Callable[[], None]
         match intent.kind:
             case "cancel":
                 reason = p.get("reason")
-                body = {"reason": reason} if reason is not None else {}
-                endpoint, send = "event.cancel", lambda: c.cancel_event(i, reason)
+                body, endpoint = ({"reason": reason} if reason is not None else {}), "event.cancel"
             case "reschedule":
                 start, end = self.api_datetime(p["start"]), self.api_datetime(p["end"])
                 type_id = p.get("eventTypeId") or event_type_id()
-                user_id = p.get("userId")
-                body = {"start": start, "end": end, "eventTypeId": type_id, "userId": user_id}
-                body = {k: v for k, v in body.items() if v is not None}
-                endpoint = "event.reschedule"
-
-                def send() -> None:
-                    c.reschedule_event(i, start, end, type_id, user_id)
-
+                body = {"start": start, "end": end, "eventTypeId": type_id, "userId": p.get("userId")}
+                body, endpoint = {k: v for k, v in body.items() if v is not None}, "event.reschedule"
             case "notes":
                 notes = p["notes"]
                 if not isinstance(notes, str):
                     raise ValueError("notes: must be a string")
-                body, endpoint, send = {"notes": notes}, "event.notes", lambda: c.edit_notes(i, notes)
+                body, endpoint = {"notes": notes}, "event.notes"
             case "invite":
-                emails, message = list(p["emails"]), p.get("message")
-                body = {"emails": emails, **({"message": message} if message is not None else {})}
-                endpoint, send = "event.invite", lambda: c.invite_participants(i, emails, message)
-            case "no_show":
-                body, endpoint, send = None, "event.no_show", lambda: c.no_show(i)
-            case "delete":
-                body, endpoint, send = None, "event.delete", lambda: c.delete_event(i)
-            case "resend_notification":
-                body, endpoint = None, "event.resend_notification"
-
-                def send() -> None:
-                    c.call("event.resend_notification", path_params={"id": i}, retry=False)
-
+                emails, message = p["emails"], p.get("message")
+                if not isinstance(emails, list):
+                    raise ValueError("emails: must be a list of addresses")
+                body = {"emails": list(emails), **({"message": message} if message is not None else {})}
+                endpoint = "event.invite"
+            case "no_show" | "delete" | "resend_notification":
+                body, endpoint = None, f"event.{intent.kind}"
             case _:
                 raise ValueError(f"unknown kind {intent.kind!r}")
-        method, path = self._describe(endpoint, i)
-        return Write(method, path, body, send)
+        return self._write(endpoint, body, i)
 
     def batch(self, kind: str, intents: Sequence[ClaimedIntent]) -> Write:
         """One list call for compatible intents (see `BATCHABLE`, `batch_key`)."""
         ids = [intent.event_id for intent in intents]
         if kind == "cancel":
             reason = intents[0].payload.get("reason")
-            body: dict[str, Any] = {"ids": ids, **({"reason": reason} if reason is not None else {})}
-            method, path = self._describe("event.cancel_list")
-            return Write(method, path, body, lambda: self.client.cancel_list(ids, reason))
+            return self._write(
+                "event.cancel_list", {"ids": ids, **({"reason": reason} if reason is not None else {})}
+            )
         if kind == "no_show":
-            method, path = self._describe("event.no_show_list")
-            return Write(method, path, {"ids": ids}, lambda: self.client.no_show_list(ids))
+            return self._write("event.no_show_list", {"ids": ids})
         raise ValueError(f"{kind} has no list endpoint")
 
     def read_request(self, event_id: int) -> dict[str, Any]:
@@ -221,7 +218,10 @@ class EventWrites:
         """`Y-m-d H:i:s` or ISO 8601 with an offset, as the API's `Y-m-d H:i:s` in the configured zone."""
         if not isinstance(value, str):
             raise ValueError(f"expected a date-time string, got {type(value).__name__}")
-        return format_api_datetime(parse_api_datetime(value, self.zone), self.zone)
+        text = format_api_datetime(parse_api_datetime(value, self.zone), self.zone)
+        if not _API_DATETIME.fullmatch(text):  # strftime writes year 1 as "1", not "0001"
+            raise ValueError(f"{value!r} cannot be written as the API's Y-m-d H:i:s (got {text!r})")
+        return text
 
     def applied(self, intent: ClaimedIntent, event: JsonObject | None) -> bool | None:
         """Whether the event read back shows the intent's effect; None when no read can tell."""
@@ -479,8 +479,8 @@ class _Worker:
             return None
         try:
             return _Ready(self.writes.single(intent, lambda: None), {})
-        except (KeyError, TypeError, ValueError):
-            return None  # run_one fails it with the reason
+        except Exception:
+            return None  # run_one builds it again and fails it with the reason
 
     # -- one intent: its whole life ----------------------------------------------------------------
 
@@ -504,8 +504,16 @@ class _Worker:
         except ApiError as exc:  # reading the event type back failed
             self.after_failed_read(conn, intent, exc, in_doubt=False)
             return
-        except (KeyError, TypeError, ValueError) as exc:
-            self.fail(conn, intent, "rejected", f"invalid payload: {exc}")
+        except SQLAlchemyError:
+            raise  # the mirror's event type could not be read: the pass reports it
+        except Exception as exc:
+            # Building the request failed: nothing left syncd, so it is not in doubt but refused.
+            error = redactor.redact(f"request not sent: {type(exc).__name__}: {exc}")
+            with conn.begin():
+                store.record_attempt(
+                    conn, intent.id, intent.attempts + 1, None, outcome="rejected", error=error
+                )
+            self.fail(conn, intent, "rejected", error)
             return
         self.send(conn, [intent], write)
 

@@ -11,6 +11,7 @@ from syncd.api.client import (
     MAX_PAGE_CONCURRENCY,
     ApiClient,
     OnResponse,
+    PreparedCall,
     parse_retry_after,
 )
 from syncd.api.dates import format_api_datetime, parse_api_date, parse_api_datetime
@@ -52,6 +53,7 @@ __all__ = [
     "PageMeta",
     "PageWalker",
     "PathSource",
+    "PreparedCall",
     "RequestRateLimit",
     "build_query_string",
     "encode_query",

@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import quote
@@ -104,6 +105,15 @@ class _ApiKeyAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["X-API-KEY"] = self._key
         yield request
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A request built and checked, not sent: `ApiClient.prepare`, then `ApiClient.send_prepared`."""
+
+    spec: Endpoint
+    path: str
+    request: httpx.Request = field(repr=False)
 
 
 class ApiClient:
@@ -529,32 +539,29 @@ class ApiClient:
 
         `retry=None` means the endpoint's default: reads retry, writes do not.
         """
-        spec = self.endpoints.get(endpoint)
-        if spec is None:
-            raise ValueError(f"unknown endpoint {endpoint!r}")
-        path = _fill(spec, path_params or {})
-        pairs = encode_query(query) if query else None
+        prepared = self.prepare(endpoint, path_params=path_params, query=query, body=body)
+        return self._run(prepared, retry=(not prepared.spec.write) if retry is None else retry)
+
+    def send_prepared(self, prepared: PreparedCall) -> Any:
+        """Send a prepared call once (no retry: a writer decides about repeating a write)."""
+        return self._run(prepared, retry=False)
+
+    def _run(self, prepared: PreparedCall, *, retry: bool) -> Any:
         gave_up = self._gave_up
         if gave_up is not None and self.unreachable_budget_s is not None:
             # Every call would fail the same way: fail now, without a request.
-            raise _unsent_copy(gave_up, spec, self._redact(path))
+            raise _unsent_copy(gave_up, prepared.spec, self._redact(prepared.path))
         deadline = None if self.unreachable_budget_s is None else time.monotonic() + self.unreachable_budget_s
         try:
-            if not ((not spec.write) if retry is None else retry):
-                return self._send(spec, path, pairs, body, attempt=1, deadline=deadline)
-            return self._call_retrying(spec, path, pairs, body, deadline)
+            if not retry:
+                return self._send(prepared, attempt=1, deadline=deadline)
+            return self._call_retrying(prepared, deadline)
         except (ApiUnreachable, ApiKeyRefused) as exc:
             self._gave_up = exc
             raise
 
-    def _call_retrying(
-        self,
-        spec: Endpoint,
-        path: str,
-        pairs: list[tuple[str, str]] | None,
-        body: object,
-        deadline: float | None,
-    ) -> Any:
+    def _call_retrying(self, prepared: PreparedCall, deadline: float | None) -> Any:
+        spec = prepared.spec
         attempt_no = 0
 
         def retry_on(exc: Exception) -> bool | float:
@@ -592,22 +599,34 @@ class ApiClient:
         ):
             with attempt:
                 attempt_no = attempt.num
-                return self._send(spec, path, pairs, body, attempt=attempt_no, deadline=deadline)
+                return self._send(prepared, attempt=attempt_no, deadline=deadline)
         raise AssertionError("unreachable: stamina re-raises the last error")
 
-    def _send(
+    def prepare(
         self,
-        spec: Endpoint,
-        path: str,
-        query: list[tuple[str, str]] | None,
-        body: object,
+        endpoint: str,
         *,
-        attempt: int,
-        deadline: float | None = None,
-    ) -> Any:
+        path_params: Mapping[str, int | str] | None = None,
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+    ) -> PreparedCall:
+        """Everything a call does before its request leaves: the path, the query, the encoded body.
+
+        Raises ValueError or TypeError for what cannot become a request; nothing has been sent then,
+        so a write that fails here is not in doubt (see `send_prepared`).
+        """
+        spec = self.endpoints.get(endpoint)
+        if spec is None:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        path = _fill(spec, path_params or {})
+        pairs = encode_query(query) if query else None
         request = self._http.build_request(
-            spec.method, path, params=tuple(query) if query else None, json=body
+            spec.method, path, params=tuple(pairs) if pairs else None, json=body
         )
+        return PreparedCall(spec, path, request)
+
+    def _send(self, prepared: PreparedCall, *, attempt: int, deadline: float | None = None) -> Any:
+        spec, path, request = prepared.spec, prepared.path, prepared.request
         if deadline is not None:
             # A silent host must not hold a connect past the budget (httpx reads this per request).
             timeouts = self._http.timeout.as_dict()

@@ -1,7 +1,8 @@
 """The write-back queue: `syncd.write_intents` (what a CRM decided) and `syncd.intent_attempts` (the audit trail).
 
 A CRM inserts `(kind, event_id, payload)`; defaults fill the rest. A trigger refuses bad intents at
-the INSERT (see migration 0004) and another announces new ones with NOTIFY; syncd replays them.
+the INSERT (rendered from `syncd.intent_kinds`, frozen in migration 0008) and another announces new
+ones with NOTIFY; syncd replays them. `enqueue` checks in Python first, with the same rules and words.
 
 The operator's statements live here too, each a named function: enqueue, list, retry, withdraw,
 and the least-privilege grants for a CRM (writer) and a BI tool (reader). The replay engine's own
@@ -37,26 +38,21 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 
 from syncd.db.schema import MIRROR_SCHEMA, STATE_SCHEMA, metadata
+from syncd.intent_kinds import INTENT_KINDS, REFUSED, check_intent
 
 log = structlog.get_logger(__name__)
 
-KINDS = ("cancel", "reschedule", "notes", "invite", "no_show", "delete", "resend_notification")
+KINDS = tuple(INTENT_KINDS)
 STATUSES = ("pending", "in_flight", "succeeded", "failed", "withdrawn")
 NOTIFY_CHANNEL = "syncd_intents"
 
-# Per kind, the payload keys (the API request DTO's, in its order) and whether each is required.
-# The validation trigger in migration 0004 holds the same table; a test keeps the two in step.
+# Per kind, the payload keys (the API request DTO's, in its order) and whether each is required:
+# a view of the declaration in syncd.intent_kinds, which the validation trigger is rendered from.
 PAYLOADS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "cancel": (("reason", False),),
-    "reschedule": (("start", True), ("end", True), ("eventTypeId", False), ("userId", False)),
-    "notes": (("notes", True),),
-    "invite": (("emails", True), ("message", False)),
-    "no_show": (),
-    "delete": (),
-    "resend_notification": (),
+    kind.name: tuple((f.name, f.required) for f in kind.fields) for kind in INTENT_KINDS.values()
 }
 # What the trigger's refusals start with (SQLSTATE 23514, check_violation).
-REFUSED_PREFIX = "write intent refused: "
+REFUSED_PREFIX = f"{REFUSED}: "
 # The columns a CRM may set; the rest are syncd's bookkeeping (see grant_writer).
 WRITABLE_COLUMNS = ("kind", "event_id", "payload", "idempotency_key", "expected_updated_at")
 
@@ -244,11 +240,14 @@ def enqueue(
     idempotency_key: str | None = None,
     expected_updated_at: dt.datetime | None = None,
 ) -> int:
-    """Insert one intent and return its id; the trigger's refusal becomes IntentRefused.
+    """Insert one intent and return its id; a refusal (Python's, or the trigger's) becomes IntentRefused.
 
     With an idempotency key already in the queue, returns that intent's id when it is the same
     decision (kind, event, payload) and raises IdempotencyKeyReused when it is not.
     """
+    refusal = check_intent(kind, event_id, payload, idempotency_key)
+    if refusal is not None:
+        raise IntentRefused(refusal.message, refusal.detail, refusal.hint)
     statement = (
         insert(write_intents)
         .values(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
+from syncd.intent_kinds import check_intent
 from tests.helpers import url_for_env
 
 pytestmark = pytest.mark.integration
@@ -83,6 +84,7 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("kind", "payload"), GOOD, ids=[f"{k}-{i}" for i, (k, _) in enumerate(GOOD)])
 def test_good_intents_are_accepted(database_url: URL, kind: str, payload: dict[str, Any]) -> None:
+    assert check_intent(kind, 987654321, payload) is None
     assert _insert(database_url, kind, 987654321, payload) > 0  # an event the mirror does not know
 
 
@@ -93,7 +95,7 @@ BAD: list[tuple[str, int, Any, str]] = [
     ("cancel", -5, {}, "event_id must be a positive SimplyMeet event id, got -5"),
     ("cancel", 1, [], "cancel payload must be a JSON object, got array"),
     ("notes", 1, "hello", "notes payload must be a JSON object, got string"),
-    ("cancel", 1, {"reason": 5}, 'cancel payload "reason" must be a string, got number 5'),
+    ("cancel", 1, {"reason": 5}, 'cancel payload "reason" must be a string, got number'),
     ("cancel", 1, {"reasons": "x"}, 'cancel payload has unexpected key "reasons"'),
     ("no_show", 1, {"reason": "x"}, 'no_show payload has unexpected key "reason"'),
     ("delete", 1, {"id": 1}, 'delete payload has unexpected key "id"'),
@@ -198,19 +200,59 @@ BAD: list[tuple[str, int, Any, str]] = [
         "reschedule",
         1,
         {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "eventTypeId": "5"},
-        'reschedule payload "eventTypeId" must be a positive integer, got string "5"',
+        'reschedule payload "eventTypeId" must be a positive integer, got string',
     ),
     (
         "reschedule",
         1,
         {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "userId": 2.5},
-        'reschedule payload "userId" must be a positive integer, got number 2.5',
+        'reschedule payload "userId" must be a positive integer, got number',
     ),
     (
         "reschedule",
         1,
         {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "userId": 0},
-        'reschedule payload "userId" must be a positive integer, got number 0',
+        'reschedule payload "userId" must be a positive integer, got number',
+    ),
+    # The declared limits (syncd.intent_kinds); tests/integration/intents_queue/test_limits_agree.py
+    # walks their edges.
+    ("notes", 1, {"notes": "x" * 10_001}, 'notes payload "notes" has 10001 characters, at most 10000'),
+    ("cancel", 1, {"reason": "é" * 1_001}, 'cancel payload "reason" has 1001 characters, at most 1000'),
+    (
+        "invite",
+        1,
+        {"emails": [f"a{n}@example.com" for n in range(101)]},
+        'invite payload "emails" has 101 addresses, at most 100 are allowed',
+    ),
+    (
+        "invite",
+        1,
+        {"emails": ["a" * 243 + "@example.com"]},
+        'invite payload "emails[0]" has 255 characters, at most 254 are allowed',
+    ),
+    (
+        "reschedule",
+        1,
+        {"start": "0001-01-01 10:00:00", "end": "0001-01-01 11:00:00"},
+        'reschedule payload "start" is outside the accepted years: "0001-01-01 10:00:00"',
+    ),
+    (
+        "reschedule",
+        1,
+        {"start": "2026-03-01T10:00:00+15:00", "end": "2026-03-01T11:00:00+15:00"},
+        'reschedule payload "start" has an impossible UTC offset: "2026-03-01T10:00:00+15:00"',
+    ),
+    (
+        "reschedule",
+        1,
+        {"start": "2026-03-01T10:00:00.1234567Z", "end": "2026-03-01T11:00:00Z"},
+        'reschedule payload "start" is not a date-time: "2026-03-01T10:00:00.1234567Z"',
+    ),
+    (
+        "invite",
+        1,
+        {"emails": [f"{n:03}" + "😀" * 200 + "@example.com" for n in range(81)]},
+        "invite payload is 66351 bytes as JSON, at most 65536 are allowed",
     ),
 ]
 
@@ -226,6 +268,14 @@ def test_bad_intents_are_refused_at_the_insert(
     primary = refused.value.diag.message_primary or ""
     assert primary.startswith("write intent refused: ")
     assert message in primary
+    # Python's check refuses it in the same words (test_limits_agree.py generates many more cases).
+    python = check_intent(kind, event_id, payload)
+    assert python is not None
+    assert (python.message, python.detail, python.hint) == (
+        primary,
+        refused.value.diag.message_detail,
+        refused.value.diag.message_hint,
+    )
     assert refused.value.diag.table_name == "write_intents"
     assert refused.value.diag.schema_name == "syncd"
     with psycopg.connect(_libpq(database_url)) as conn:
