@@ -21,7 +21,7 @@ ACCOUNT_ZONE = "Europe/Berlin"
 SHORT_PAGE = 15  # short-pages: the most items a page holds, whatever onPage asks for
 SAME_UPDATED_AT_RUN = 45  # same-updated-at: generated events share updatedAt in runs this long
 SILENT_EVERY = 4  # silent-changes: every 4th /event/list request changes an event without moving updatedAt
-HIDDEN_SHARE = 20  # shifting-pages: 1 generated event in 20 is held back and appears during a later pass
+HIDDEN_SHARE = 20  # shifting-pages: 1 generated event in 20 is held back, to appear during a later pass
 MALFORMED_ONE_IN = 6  # malformed-objects: about 1 object in 6 of each resource is chosen...
 MALFORMED_READS = 2  # ...and answered malformed on its first 2 reads, then healed
 

@@ -56,7 +56,7 @@ PARTIAL: dict[str, tuple[str, ...]] = {
     "EventTypeDTO.users": ("id",),
     "PollDTO.user": ("id", "slug"),
     "PollDTO.eventType": ("id", "duration"),
-    "UserDTO.organization": ("id", "name", "slug"),
+    "UserDTO.organization": ("id", "uuid", "name"),
     "UserEventTypeTagDTO.user": ("id", "fullName"),
 }
 
