@@ -20,8 +20,10 @@ def test_unknown_profile_is_one_line_exit_2_naming_the_known_ones() -> None:
 
 def test_a_profiled_sandbox_answers_as_its_profiles_say() -> None:
     with sandbox_process(events=20, seed=2, extra=["--profile", "string-ids,bare-lists"]) as (_, base_url):
-        with httpx.Client(base_url=base_url, headers={"X-API-KEY": CANARY_KEY}) as client:
+        client = httpx.Client(base_url=base_url, headers={"X-API-KEY": CANARY_KEY})
+        with client:
             event_types = client.get("/panel/api/event-type/list").json()
             events = client.get("/panel/api/event/list").json()
-    assert isinstance(event_types, list) and isinstance(event_types[0]["id"], str)
+    assert isinstance(event_types, list)
+    assert isinstance(event_types[0]["id"], str)
     assert isinstance(events["items"][0]["id"], str)

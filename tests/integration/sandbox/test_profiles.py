@@ -62,7 +62,9 @@ def default_answers() -> list[bytes]:
 @pytest.mark.parametrize("name", [n for n in PROFILES if n != "default"])
 def test_each_profile_differs_on_the_wire_from_the_default(name: str, default_answers: list[bytes]) -> None:
     varied = play(name)
-    differing = [SCENARIO[i][1] for i, (a, b) in enumerate(zip(default_answers, varied, strict=True)) if a != b]
+    differing = [
+        SCENARIO[i][1] for i, (a, b) in enumerate(zip(default_answers, varied, strict=True)) if a != b
+    ]
     assert differing, f"profile {name!r} answers the scenario byte for byte like the default"
 
 
@@ -234,7 +236,8 @@ def test_string_ids_write_every_id_as_a_numeric_string() -> None:
     with client_for("string-ids") as c:
         event, types = get(c, "/event/1001"), get(c, "/event-type/list")
     ids = [v for _, k, v in walk(event) if k == "id"]
-    assert ids and all(isinstance(v, str) and v.isdigit() for v in ids), ids
+    assert ids
+    assert all(isinstance(v, str) and v.isdigit() for v in ids), ids
     assert event["id"] == "1001"
     assert all(isinstance(v, str) for e in [event] for v in e["relatedEventIds"])
     assert types["meta"]["itemsCount"] == 8, "meta counts are not ids: they stay numbers"
@@ -244,7 +247,9 @@ def test_bare_lists_answer_the_event_type_list_as_an_array() -> None:
     with client_for("bare-lists") as c:
         page1, page2 = get(c, "/event-type/list?onPage=5"), get(c, "/event-type/list?onPage=5&page=2")
         events = get(c, "/event/list?onPage=5")
-    assert isinstance(page1, list) and len(page1) == 5 and len(page2) == 3
+    assert isinstance(page1, list)
+    assert len(page1) == 5
+    assert len(page2) == 3
     assert set(events) == {"meta", "items"}, "the event list's envelope is documented: it stays"
 
 
@@ -272,7 +277,8 @@ def test_silent_changes_do_not_move_updated_at() -> None:
         assert c.put(f"{API}/event/notes/1003", json={"notes": "quiet"}).status_code == 200
         assert c.post(f"{API}/event/invite-participants/1003", json={"emails": ["q@example.com"]}).is_success
         after = get(c, "/event/1003")
-        assert after["notes"] == "quiet" and len(after["participants"]) == len(before["participants"]) + 1
+        assert after["notes"] == "quiet"
+        assert len(after["participants"]) == len(before["participants"]) + 1
         assert after["updatedAt"] == before["updatedAt"]
         lists = [get(c, "/event/list?onPage=100&page=1") for _ in range(4)]
     changed = [
@@ -287,7 +293,8 @@ def test_silent_changes_do_not_move_updated_at() -> None:
 def test_short_pages_hold_fewer_items_than_asked() -> None:
     with client_for("short-pages") as c:
         events, polls = get(c, "/event/list?onPage=100"), get(c, "/poll/list?onPage=100")
-    assert len(events["items"]) == 15 and events["meta"]["itemsPerPage"] == 15
+    assert len(events["items"]) == 15
+    assert events["meta"]["itemsPerPage"] == 15
     assert events["meta"]["pagesCount"] == 8  # 120 events
     assert len(polls) == 7, "a bare array page is short too (7 polls in the world)"
 
@@ -312,13 +319,15 @@ def test_malformed_objects_break_a_documented_type_then_heal(default_client: htt
         assert len(wrong) == 1, f"items[{i}]: expected one wrong-typed field, got {wrong}"
         assert reads[1][i] == reads[0][i], "a malformed object healed after one read (two are promised)"
         assert reads[2][i] == full[i], f"items[{i}] did not heal on its third read"
-    assert users[0] != users[2] and users[2] == get(default_client, "/user/list")
+    assert users[0] != users[2]
+    assert users[2] == get(default_client, "/user/list")
 
 
 def test_profiles_combine() -> None:
     with client_for("partial-nested,string-ids,bare-lists") as c:
         event, types = get(c, "/event/1001"), get(c, "/event-type/list")
-    assert event["id"] == "1001" and event["user"]["id"].isdigit()
+    assert event["id"] == "1001"
+    assert event["user"]["id"].isdigit()
     assert set(event["user"]) == {"id", "email", "fullName"}
     assert isinstance(types, list)
 

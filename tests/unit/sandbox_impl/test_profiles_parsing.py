@@ -19,9 +19,7 @@ def test_default_names_the_default_profile_and_varies_nothing() -> None:
 
 @pytest.mark.parametrize("name", [n for n in PROFILES if n not in ("default", "chaos")])
 def test_each_named_profile_flips_exactly_one_switch(name: str) -> None:
-    flipped = [
-        f.name for f in dataclasses.fields(Profile) if getattr(PROFILES[name], f.name) != f.default
-    ]
+    flipped = [f.name for f in dataclasses.fields(Profile) if getattr(PROFILES[name], f.name) != f.default]
     assert len(flipped) == 1, f"profile {name!r} flips {flipped}"
 
 
@@ -38,7 +36,8 @@ def test_every_switch_has_a_named_profile() -> None:
 def test_names_combine_and_tolerate_spaces() -> None:
     p = parse_profile("partial-nested, string-ids,short-pages")
     assert (p.partial_nested, p.string_ids, p.short_pages) == (True, True, True)
-    assert not p.absent_optional and p.datetimes == "default"
+    assert not p.absent_optional
+    assert p.datetimes == "default"
 
 
 def test_combining_a_profile_with_itself_or_default_changes_nothing() -> None:
@@ -52,7 +51,9 @@ def test_chaos_flips_every_switch_with_local_datetimes() -> None:
 
 
 def test_unknown_name_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown profile 'nope' \(known: default, partial-nested, .*chaos\)"):
+    with pytest.raises(
+        ValueError, match=r"unknown profile 'nope' \(known: default, partial-nested, .*chaos\)"
+    ):
         parse_profile("string-ids,nope")
 
 
@@ -63,12 +64,16 @@ def test_empty_names_are_refused(text: str) -> None:
 
 
 def test_contradicting_names_are_refused() -> None:
-    with pytest.raises(ValueError, match="'offset-datetimes' and 'local-datetimes' set datetimes differently"):
+    with pytest.raises(
+        ValueError, match="'offset-datetimes' and 'local-datetimes' set datetimes differently"
+    ):
         combine(["offset-datetimes", "local-datetimes"])
 
 
 def test_short_pages_caps_the_page_size_but_not_skip_pagination() -> None:
-    asked = ListParams(page=2, on_page=100, order_field="id", descending=False, skip_pagination=False, filter={})
+    asked = ListParams(
+        page=2, on_page=100, order_field="id", descending=False, skip_pagination=False, filter={}
+    )
     assert shorten(asked, PROFILES["short-pages"]).on_page == 15
     assert shorten(asked, DEFAULT).on_page == 100
     small = dataclasses.replace(asked, on_page=10)
