@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--admin-token", default=None, help="enables the /_sandbox/ side door with this token"
     )
+    sandbox.add_argument(
+        "--profile",
+        default="default",
+        metavar="NAME[,NAME]",
+        help="variation profiles: how the API answers where its docs leave a choice open (docs/sandbox.md)",
+    )
 
     sync = add(commands, "sync", _cmd_sync, "Sync the mirror once (incremental where it can), then exit.")
     sync.add_argument(
@@ -347,9 +353,13 @@ def _cmd_db_psql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.sandbox import Sandbox
+    from syncd.sandbox import Sandbox, parse_profile
     from syncd.sandbox.server import ListenError, serve
 
+    try:
+        profile = parse_profile(args.profile)
+    except ValueError as exc:
+        raise UsageError(f"--profile: {exc}") from None
     sandbox = Sandbox(
         api_key=args.api_key,
         events=args.events,
@@ -360,12 +370,14 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         error_rate=args.error_rate,
         drop_rate=args.drop_rate,
         malformed_rate=args.malformed_rate,
+        profile=profile,
     )
     redactor.add(args.api_key, *(t for t in [args.admin_token] if t))
 
     def announce(base_url: str) -> None:
         print(
-            f"SimplyMeet sandbox: {args.events} events, seed {args.seed}, at {base_url}/panel/api\n"
+            f"SimplyMeet sandbox: {args.events} events, seed {args.seed}, profile {args.profile}, "
+            f"at {base_url}/panel/api\n"
             f"point syncd at it: SYNCD_API_URL={base_url} SYNCD_API_KEY=<the --api-key>\n"
             "Ctrl-C stops it.",
             flush=True,

@@ -7,6 +7,17 @@ from __future__ import annotations
 
 from syncd.sandbox.app import Call, Sandbox
 from syncd.sandbox.faults import Faults
+from syncd.sandbox.profiles import PROFILES, Profile, parse_profile
 from syncd.sandbox.world import Conflict, NotFound, World
 
-__all__ = ["Call", "Conflict", "Faults", "NotFound", "Sandbox", "World"]
+__all__ = [
+    "PROFILES",
+    "Call",
+    "Conflict",
+    "Faults",
+    "NotFound",
+    "Profile",
+    "Sandbox",
+    "World",
+    "parse_profile",
+]

@@ -16,6 +16,7 @@ from syncd.sandbox.directory_api import DirectoryApi
 from syncd.sandbox.errors import ApiError
 from syncd.sandbox.events_api import EventsApi
 from syncd.sandbox.faults import FaultGate, Faults, retry_after_header
+from syncd.sandbox.profiles import DEFAULT, Profile, profile_of
 from syncd.sandbox.sidedoor import PREFIX as SIDE_DOOR_PREFIX
 from syncd.sandbox.sidedoor import SideDoor
 from syncd.sandbox.wire import Reply, Request, Route, dispatch, error_reply
@@ -66,6 +67,7 @@ class Sandbox:
         drop_rate: float = 0.0,
         malformed_rate: float = 0.0,
         clock: Clock | None = None,
+        profile: Profile | str = DEFAULT,
     ) -> None:
         if events < 0:
             raise ValueError("events must be >= 0")
@@ -76,7 +78,8 @@ class Sandbox:
         anchor = anchor or _default_anchor()
         if anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=UTC)
-        self.world = World(seed=seed, anchor=anchor, events=events, clock=self._now)
+        self.profile = profile_of(profile)  # ValueError (one line, naming the known ones) on a bad name
+        self.world = World(seed=seed, anchor=anchor, events=events, clock=self._now, profile=self.profile)
         self._gate = FaultGate(seed)
         self._gate_lock = threading.Lock()
         self._routes: list[Route] = [*EventsApi(self.world).routes(), *DirectoryApi(self.world).routes()]
@@ -160,4 +163,4 @@ class Sandbox:
             return error_reply(500, "internal sandbox error")
 
 
-__all__ = ["Call", "Clock", "Faults", "Sandbox"]
+__all__ = ["Call", "Clock", "Faults", "Profile", "Sandbox"]

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from syncd.sandbox import model
 from syncd.sandbox.errors import ApiError
+from syncd.sandbox.profiles import shorten
 from syncd.sandbox.query import filter_ints, filter_str, list_params, page_window, parse_php_query, to_bool
 from syncd.sandbox.validate import Fields, check_email, json_body
 from syncd.sandbox.wire import Ids, Reply, Request, Route, empty_reply, json_reply, route
@@ -74,16 +75,19 @@ class DirectoryApi:
     # -- users, ACL, integrations ---------------------------------------------------------------
 
     def acl(self, req: Request, ids: Ids) -> Reply:
-        return json_reply(self.w.acl)
+        r = self.w.render
+        return json_reply(r.whole_list([r.answer("AclRuleDTO", a, a["resource"]) for a in self.w.acl]))
 
     def integrations(self, req: Request, ids: Ids) -> Reply:
         return json_reply(self.w.integrations)
 
     def current_user(self, req: Request, ids: Ids) -> Reply:
-        return json_reply(self.w.render.user(self.w.current_user_id))
+        r = self.w.render
+        return json_reply(r.answer("UserDTO", r.user(self.w.current_user_id)))
 
     def user_list(self, req: Request, ids: Ids) -> Reply:
-        return json_reply([self.w.render.user(u) for u in sorted(self.w.users)])
+        r = self.w.render
+        return json_reply([r.answer("UserDTO", r.user(u)) for u in sorted(self.w.users)])
 
     # -- cancellation policies ------------------------------------------------------------------
 
@@ -112,15 +116,21 @@ class DirectoryApi:
             if overwrite is not None:
                 policy.overwrite_personal = overwrite
             policy.version += 1
-        return json_reply(self.w.render.cancellation_policy(policy))
+        return json_reply(
+            self.w.render.answer(
+                "CancellationPolicyDTO", self.w.render.cancellation_policy(policy), policy.type
+            )
+        )
 
     # -- event types ----------------------------------------------------------------------------
 
     def event_type(self, req: Request, ids: Ids) -> Reply:
-        return json_reply(self.w.render.event_type(self._event_type(ids[0]).id))
+        r = self.w.render
+        return json_reply(r.answer("EventTypeDTO", r.event_type(self._event_type(ids[0]).id)))
 
     def event_type_list(self, req: Request, ids: Ids) -> Reply:
         p = list_params(parse_php_query(req.query), order_fields=EVENT_TYPE_ORDER, default_order="position")
+        p = shorten(p, self.w.profile)
         f, me = p.filter, self.w.current_user_id
         items = list(self.w.event_types.values())
         if (wanted := filter_ints(f, "ids")) is not None:
@@ -133,14 +143,15 @@ class DirectoryApi:
             items = [et for et in items if et.type == "round-robin" and me in et.users]
         items.sort(key=lambda et: (getattr(et, p.order_field), et.id), reverse=p.descending)
         start, stop, meta = page_window(len(items), p)
-        return json_reply(
-            {"meta": meta, "items": [self.w.render.event_type(et.id) for et in items[start:stop]]}
-        )
+        r = self.w.render
+        page = [r.answer("EventTypeDTO", r.event_type(et.id)) for et in items[start:stop]]
+        return json_reply(page if self.w.profile.bare_lists else r.envelope(page, meta))
 
     def event_type_tags(self, req: Request, ids: Ids) -> Reply:
         et = self._event_type(ids[0])
         tags = sorted((self.w.tags[t] for t in et.tags if t in self.w.tags), key=lambda t: (t.position, t.id))
-        return json_reply([self.w.render.event_type_tag(t) for t in tags])
+        r = self.w.render
+        return json_reply(r.whole_list([r.answer("EventTypeTagDTO", r.event_type_tag(t)) for t in tags]))
 
     def event_type_tag(self, req: Request, ids: Ids) -> Reply:
         et = self._event_type(ids[0])
@@ -218,7 +229,9 @@ class DirectoryApi:
                 {"date": day.isoformat(), "hours": hours, "available": any(h["available"] for h in hours)}
             )
             day += timedelta(days=1)
-        return json_reply(days)
+        r = self.w.render
+        found = [r.answer("EventTypeAvailabilityDTO", d, f"{et.id}:{d['date']}") for d in days]
+        return json_reply(r.whole_list(found))
 
     def availability_rule(self, req: Request, ids: Ids) -> Reply:
         b = json_body(req.body)
@@ -273,18 +286,19 @@ class DirectoryApi:
 
     def poll_list(self, req: Request, ids: Ids) -> Reply:
         p = list_params(parse_php_query(req.query), order_fields=POLL_ORDER, default_order="id")
+        p = shorten(p, self.w.profile)
         polls = sorted(
             self.w.polls.values(), key=lambda x: (getattr(x, p.order_field), x.id), reverse=p.descending
         )
         start, stop, _meta = page_window(len(polls), p)
-        return json_reply([self.w.render.poll(x) for x in polls[start:stop]])
+        return json_reply([self.w.render.answer("PollDTO", self.w.render.poll(x)) for x in polls[start:stop]])
 
     def poll(self, req: Request, ids: Ids) -> Reply:
         poll = self._poll(ids[0])
         if req.method == "DELETE":
             del self.w.polls[poll.id]
             return empty_reply()
-        return json_reply(self.w.render.poll(poll))
+        return json_reply(self.w.render.answer("PollDTO", self.w.render.poll(poll)))
 
     def poll_create(self, req: Request, ids: Ids) -> Reply:
         b = json_body(req.body)
@@ -308,7 +322,7 @@ class DirectoryApi:
             availability=[model.PollSlot(w.next_id("poll_slot", 3001), d, []) for d in dates],
         )  # fmt: skip
         w.polls[poll.id] = poll
-        return json_reply(w.render.poll(poll))
+        return json_reply(w.render.answer("PollDTO", w.render.poll(poll)))
 
     def poll_result(self, req: Request, ids: Ids) -> Reply:
         b = json_body(req.body)
@@ -333,7 +347,8 @@ class DirectoryApi:
 
     def tag_list(self, req: Request, ids: Ids) -> Reply:
         tags = sorted(self.w.tags.values(), key=lambda t: (t.position, t.id))
-        return json_reply([self.w.render.user_event_type_tag(t) for t in tags])
+        r = self.w.render
+        return json_reply([r.answer("UserEventTypeTagDTO", r.user_event_type_tag(t)) for t in tags])
 
     def _tag_fields(self, b: Fields, *, creating: bool) -> tuple[str | None, str | None, int | None]:
         name = b.string("name", required=creating, non_empty=True)
@@ -347,7 +362,7 @@ class DirectoryApi:
             self.w.next_id("tag", 51), name or "", color or "#3498db", position, True, self.w.current_user_id
         )
         self.w.tags[tag.id] = tag
-        return json_reply(self.w.render.user_event_type_tag(tag))
+        return json_reply(self.w.render.answer("UserEventTypeTagDTO", self.w.render.user_event_type_tag(tag)))
 
     def tag(self, req: Request, ids: Ids) -> Reply:
         tag = self.w.tags.get(ids[0])
@@ -363,4 +378,4 @@ class DirectoryApi:
         tag.name = name if name is not None else tag.name
         tag.color = color if color is not None else tag.color
         tag.position = position if position is not None else tag.position
-        return json_reply(self.w.render.user_event_type_tag(tag))
+        return json_reply(self.w.render.answer("UserEventTypeTagDTO", self.w.render.user_event_type_tag(tag)))

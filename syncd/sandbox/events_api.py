@@ -8,6 +8,7 @@ from typing import Any
 from syncd.sandbox import model
 from syncd.sandbox.errors import ApiError
 from syncd.sandbox.generate import DAY, LOCATION_TYPES
+from syncd.sandbox.profiles import shorten
 from syncd.sandbox.query import (
     filter_date,
     filter_ints,
@@ -18,7 +19,7 @@ from syncd.sandbox.query import (
 )
 from syncd.sandbox.render import dumps_str
 from syncd.sandbox.validate import check_email, json_body, parse_request_datetime
-from syncd.sandbox.wire import Ids, Reply, Request, Route, empty_reply, raw_json_reply, route
+from syncd.sandbox.wire import Ids, Reply, Request, Route, empty_reply, json_reply, raw_json_reply, route
 from syncd.sandbox.world import EVENT_ORDER_KEYS, Conflict, World
 
 Predicate = Callable[[model.Event], bool]
@@ -54,6 +55,9 @@ class EventsApi:
 
     def list_events(self, req: Request, ids: Ids) -> Reply:
         p = list_params(parse_php_query(req.query), order_fields=EVENT_ORDER_KEYS, default_order="id")
+        p = shorten(p, self.w.profile)
+        if not p.skip_pagination:
+            self.w.list_pass_read(p.page)
         ordered = self.w.sorted_events(p.order_field)
         pred = self._filter(p.filter)
         if pred is None:  # the benchmark path: O(page) after the cached sort
@@ -66,7 +70,12 @@ class EventsApi:
                 matched.reverse()
             start, stop, meta = page_window(len(matched), p)
             page = matched[start:stop]
-        items = ",".join(self.w.render.event_json(e) for e in page)
+        render = self.w.render
+        if render.wire is not None:  # the envelope is documented: only its contents vary
+            return json_reply(
+                render.envelope([render.answer("EventDTO", render.event(e)) for e in page], meta)
+            )
+        items = ",".join(render.event_json(e) for e in page)
         return raw_json_reply(f'{{"meta":{dumps_str(meta)},"items":[{items}]}}')
 
     def _filter(self, f: Mapping[str, Any]) -> Predicate | None:
@@ -254,7 +263,7 @@ class EventsApi:
         ev = self.w.event(ids[0])
         notes = json_body(req.body).string("notes", required=True)
         ev.notes = notes
-        self.w.changed(ev)
+        self.w.changed(ev, touch=not self.w.profile.silent_changes)
         return empty_reply()
 
     def invite(self, req: Request, ids: Ids) -> Reply:
@@ -278,7 +287,7 @@ class EventsApi:
                 known.add(e.casefold())
                 ev.participants.append(model.Participant(self.w.next_id("participant", 9001), e, now))
         self.w.invitations.append((ev.id, emails, message))
-        self.w.changed(ev)
+        self.w.changed(ev, touch=not self.w.profile.silent_changes)
         return empty_reply()
 
     def _no_show(self, events: list[model.Event]) -> None:

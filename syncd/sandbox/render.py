@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from syncd.sandbox import model
+from syncd.sandbox.variation import Wire
 
 if TYPE_CHECKING:
     from syncd.sandbox.world import World
@@ -68,6 +69,23 @@ class Renderer:
         self._event_types: dict[int, JsonObj] = {}
         self._organization: JsonObj | None = None
         self._json: dict[tuple[str, int], str] = {}
+        # A profile that varies the wire routes answers through it; the default keeps the fast path.
+        self.wire: Wire | None = Wire(world.profile, world.seed) if world.profile.varies_wire else None
+
+    def answer(self, dto: str, obj: JsonObj | None, key: object = None) -> JsonObj | None:
+        """A top-level answer object, as the sandbox's profile writes it."""
+        return obj if self.wire is None else self.wire.answer(dto, obj, key)
+
+    def envelope(self, items: list[Any], meta: dict[str, int]) -> JsonObj:
+        return {"meta": meta, "items": items} if self.wire is None else self.wire.envelope(items, meta)
+
+    def whole_list(self, items: list[Any]) -> object:
+        """A list the docs leave unshaped: a bare array, or under enveloped-lists one `{meta, items}` page."""
+        if not self._world.profile.enveloped_lists:
+            return items
+        n = len(items)
+        return self.envelope(items, {"pagesCount": 1 if n else 0, "itemsPerPage": n, "itemsCount": n,
+                                     "currentPage": 1})  # fmt: skip
 
     def _fresh(self) -> None:
         if self._rev != self._world.directory_rev:
@@ -150,6 +168,8 @@ class Renderer:
     def event_json(self, ev: model.Event) -> str:
         """The EventDTO encoded; equal to dumps(event(ev)) but embedded users and event types are
         encoded once and spliced in (a 100-event page embeds the same few users ~500 times)."""
+        if self.wire is not None:
+            return dumps_str(self.wire.answer("EventDTO", self.event(ev)))
         fragments: list[str] = []
 
         def embed(

@@ -15,6 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syncd.sandbox import model
+from syncd.sandbox.profiles import (
+    ACCOUNT_ZONE,
+    DEFAULT,
+    HIDDEN_SHARE,
+    SAME_UPDATED_AT_RUN,
+    SILENT_EVERY,
+    Profile,
+)
 from syncd.sandbox.render import Renderer
 
 Clock = Callable[[], datetime]
@@ -63,9 +71,12 @@ def to_epoch(value: object) -> int:
 
 
 class World:
-    def __init__(self, *, seed: int, anchor: datetime, events: int, clock: Clock) -> None:
+    def __init__(
+        self, *, seed: int, anchor: datetime, events: int, clock: Clock, profile: Profile = DEFAULT
+    ) -> None:
         from syncd.sandbox.generate import populate  # generation needs World's helpers; import late
 
+        self.profile = profile
         self.lock = threading.RLock()
         self.seed = seed
         self.anchor = to_epoch(anchor)
@@ -93,9 +104,55 @@ class World:
         self._sorted: dict[str, tuple[int, list[model.Event]]] = {}
         self.render = Renderer(self)
         populate(self, events)
+        self._silent_ticks = 0
+        self.held_back: list[int] = []  # shifting-pages: generated events not yet visible, by id
+        self._held: dict[int, model.Event] = {}
+        self._apply_profile()
         # Later additions (add_event, created ids) draw from their own stream, so they do not
         # depend on how many draws generation happened to make.
         self.rng = random.Random(f"{seed}:after")
+
+    def _apply_profile(self) -> None:
+        """The world-side switches of the profile; none draws from the world's own random stream."""
+        p = self.profile
+        if p.datetimes == "local":  # the account says which zone its Y-m-d H:i:s date-times are in
+            me = self.current_user()
+            me.timezone, me.timezoneOffset = ACCOUNT_ZONE, "+01:00"
+        if p.same_updated_at:  # runs of events, in updatedAt order, share the run's latest updatedAt
+            ordered = sorted(self.events.values(), key=EVENT_ORDER_KEYS["updatedAt"])
+            for start in range(0, len(ordered), SAME_UPDATED_AT_RUN):
+                run = ordered[start : start + SAME_UPDATED_AT_RUN]
+                for ev in run:
+                    ev.updatedAt = run[-1].updatedAt
+        if p.shifting_pages:
+            # The 6th, 26th, 46th... event by id: early enough that the first one shifts any page 2.
+            self.held_back = sorted(self.events)[HIDDEN_SHARE // 4 :: HIDDEN_SHARE]
+            self._held = {i: self.events.pop(i) for i in self.held_back}
+        self._silent_rng = random.Random(f"silent:{self.seed}")
+
+    # -- profile behaviour on reads ------------------------------------------------------------
+
+    def list_pass_read(self, page: int) -> None:
+        """An /event/list request arrives: the profile's upstream may move (see docs/sandbox.md)."""
+        p = self.profile
+        if p.shifting_pages and page >= 2 and self.held_back:
+            # The held-back event with the lowest id appears now, shifting every later page by one.
+            ev = self._held.pop(self.held_back.pop(0))
+            self.events[ev.id] = ev
+            self.changed(ev)
+        if p.silent_changes:
+            self._silent_ticks += 1
+            if self._silent_ticks % SILENT_EVERY == 0 and self.events:
+                ev = self.events[self._silent_rng.choice(sorted(self.events))]
+                n = self._silent_ticks // SILENT_EVERY
+                if n % 2:
+                    email = f"silent.{n}@example.com"
+                    ev.participants.append(
+                        model.Participant(self.next_id("participant", 9001), email, self.now())
+                    )
+                else:
+                    ev.notes = f"edited upstream ({n})"
+                self.changed(ev, touch=False)
 
     # -- helpers shared by the API and the side door ------------------------------------------
 
@@ -119,7 +176,8 @@ class World:
     def changed(self, ev: model.Event | None = None, *, touch: bool = True) -> None:
         """Record a change; `touch` moves the event's updatedAt to now."""
         if ev is not None and touch:
-            ev.updatedAt = self.now()
+            now = self.now()
+            ev.updatedAt = now - now % 60 if self.profile.same_updated_at else now
         self.rev += 1
 
     def directory_changed(self) -> None:
