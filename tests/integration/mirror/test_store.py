@@ -206,10 +206,10 @@ def test_a_row_written_by_another_writer_meanwhile_takes_the_upsert(
     _store_events(engine, events[:5])
     looked = mirror._Writer._stored_state
 
-    def stale(self: Any, resource: Any, candidates: Any) -> Any:
-        _, absent = looked(self, resource, candidates)
+    def stale(self: Any, resource: Any, candidates: Any, *, nested: bool) -> Any:
+        candidates, _, absent = looked(self, resource, candidates, nested=nested)
         # As if the lookup ran before the first five were written: they look new.
-        return set(), absent | {c.key for c in candidates if resource.name == "events"}
+        return candidates, set(), absent | {c.key for c in candidates if resource.name == "events"}
 
     monkeypatch.setattr(mirror._Writer, "_stored_state", stale)
     result = _store_events(engine, events)
