@@ -520,9 +520,7 @@ class _Writer:
         _digest, _live, nested_only, raw = state
         if not nested_only:
             return None
-        if not isinstance(raw, dict) or not isinstance(candidate.raw, dict):
-            return candidate
-        return _Candidate({**raw, **candidate.raw}, candidate.key, candidate.scope)
+        return _Candidate(_merge(raw, candidate.raw), candidate.key, candidate.scope)
 
     def _upsert(
         self,
@@ -604,6 +602,17 @@ def _copy_new_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
             cursor.execute("ROLLBACK TO SAVEPOINT syncd_new_rows")
             return False
     return True
+
+
+def _merge(stored: Any, copy: Any) -> Any:
+    """`copy` over `stored`, object by object: a field the copy does not carry keeps its stored value
+    (an absent field in a nested copy is unknown, not null); arrays and scalars are the copy's."""
+    if not isinstance(stored, dict) or not isinstance(copy, dict):
+        return copy
+    merged = dict(stored)
+    for name, value in copy.items():
+        merged[name] = _merge(stored.get(name), value)
+    return merged
 
 
 _UPSERT_SQL: dict[tuple[str, bool], str] = {}
