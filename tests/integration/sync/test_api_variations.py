@@ -173,9 +173,11 @@ def test_an_object_only_seen_nested_keeps_the_fullest_copy(sb: Sandbox, engine: 
         store(conn, RESOURCES["events"], [renamed])
     assert changes_after(engine, newest) == []  # the same copy again is nothing new
 
-    organizations = table_for(RESOURCES["organizations"])
+    organizations, users = table_for(RESOURCES["organizations"]), table_for(RESOURCES["users"])
     with engine.connect() as conn:
         row = conn.execute(select(organizations)).mappings().one()
+        user_raw = conn.execute(select(users.c.raw)).scalar_one()  # also nested-only: merged in depth
+    assert user_raw["organization"] == {**full_org, "name": "Acme Renamed"}
     assert row["raw"] == {**full_org, "name": "Acme Renamed"}
     assert (row["name"], row["intro"], row["slug"]) == ("Acme Renamed", full_org["intro"], full_org["slug"])
     assert row["social_link_facebook_url"] == full_org["socialLink"]["facebookUrl"]
