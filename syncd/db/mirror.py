@@ -44,6 +44,7 @@ from sqlalchemy import (
     Text,
     Time,
     and_,
+    case,
     delete,
     literal_column,
     or_,
@@ -485,7 +486,9 @@ class _Writer:
             else tuple_(*key_columns).in_(wanted)
         )
         # The stored object only where a nested copy would merge into it.
-        merge_base: ColumnElement[Any] = table.c.raw if nested else literal_column("NULL")
+        merge_base: ColumnElement[Any] = (
+            case((table.c.nested_only, table.c.raw)) if nested else literal_column("NULL")
+        )
         stored = self.conn.execute(
             select(
                 *key_columns,
