@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from syncd.api.contract import DTOS, Children, Dto, Embedded, Kind, Ref, RefList, Scalar
-from syncd.api.dates import parse_api_date, parse_api_datetime
+from syncd.api.dates import Zone, parse_api_date, parse_api_datetime, resolve_zone
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -38,24 +38,35 @@ class MappingError(ValueError):
     """An object cannot be mapped; the message names the field path and the problem."""
 
 
-def parse_timestamp(value: str) -> datetime:
-    return parse_api_datetime(value)
+def parse_timestamp(value: str, zone: Zone = UTC) -> datetime:
+    """An answer's date-time: ISO 8601 keeps its offset; `Y-m-d H:i:s` is read in `zone`."""
+    return parse_api_datetime(value, zone)
 
 
-def convert(kind: Kind, value: Any, path: str) -> Any:
+def convert(kind: Kind, value: Any, path: str, zone: tzinfo = UTC) -> Any:
+    """`value` as `kind`; a `Y-m-d H:i:s` date-time is read in `zone` (the account's, `api_timezone`)."""
     if value is None:
         return None
     try:
+        if kind is Kind.TIMESTAMP:
+            return _timestamp(value, zone)
         return _CONVERTERS[kind](value)
     except (TypeError, ValueError, InvalidOperation) as exc:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise MappingError(f"{path}: {shown} is not a valid {kind.name.lower()} ({exc})") from None
 
 
+# A numeric string where the DTO says int: ASCII digits with an optional sign. `int()` alone would
+# also take "1_000" and other scripts' digits, which no JSON encoder writes for a number.
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return int(value)  # "12" -> 12; "x" raises ValueError
+    if isinstance(value, str) and not _INT_TEXT.fullmatch(value):
+        raise ValueError("not a decimal integer")
+    return int(value)  # "12" -> 12
 
 
 def _text(value: Any) -> str:
@@ -83,10 +94,10 @@ def _numeric(value: Any) -> Decimal:
     return number
 
 
-def _timestamp(value: Any) -> datetime:
+def _timestamp(value: Any, zone: tzinfo = UTC) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected a date-time string, got {type(value).__name__}")
-    return _timestamp_text(value)
+    return _timestamp_text(value, zone)
 
 
 # The API's usual shape (`2026-11-16T10:32:03+02:00`): read by the C parser, which gives the same
@@ -96,14 +107,14 @@ _ISO_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-][01]\d:[0-5]\
 
 
 @lru_cache(maxsize=8192)
-def _timestamp_text(value: str) -> datetime:
-    """Parsed once per distinct text: nested copies repeat the same stamps on every page."""
+def _timestamp_text(value: str, zone: tzinfo) -> datetime:
+    """Parsed once per distinct text (and zone): nested copies repeat the same stamps on every page."""
     if _ISO_SECONDS.fullmatch(value):
         try:
             return datetime.fromisoformat(value)
         except ValueError:
             pass  # 2026-02-30: the documented parser says why
-    return parse_api_datetime(value)
+    return parse_api_datetime(value, zone)
 
 
 def _date(value: Any) -> date:
@@ -130,7 +141,7 @@ _CONVERTERS = {
     Kind.TEXT: _text,
     Kind.BOOL: _bool,
     Kind.NUMERIC: _numeric,
-    Kind.TIMESTAMP: _timestamp,
+    Kind.TIMESTAMP: _timestamp,  # `convert` passes the zone
     Kind.DATE: _date,
     Kind.JSON: lambda value: value,
     Kind.ID_ARRAY: _id_array,
@@ -256,7 +267,14 @@ def _plan(table: str, dto_name: str) -> _Plan:
     return _Plan(_ops(dto, ""), tuple(children))
 
 
-def _fill(ops: tuple[_Op, ...], obj: Mapping[str, Any], path: str, out: Mapped, row: dict[str, Any]) -> None:
+def _fill(
+    ops: tuple[_Op, ...],
+    obj: Mapping[str, Any],
+    path: str,
+    out: Mapped,
+    row: dict[str, Any],
+    zone: tzinfo,
+) -> None:
     get = obj.get
     for op in ops:
         value = get(op[1])
@@ -266,11 +284,11 @@ def _fill(ops: tuple[_Op, ...], obj: Mapping[str, Any], path: str, out: Mapped, 
             if value is None or type(value) is as_is:
                 row[column] = value
             else:
-                row[column] = convert(kind, value, f"{path}.{name}")
+                row[column] = convert(kind, value, f"{path}.{name}", zone)
         elif tag == _EMBEDDED:
             if value is not None and not isinstance(value, dict):
                 raise MappingError(f"{path}.{op[1]}: expected an object, got {type(value).__name__}")
-            _fill(op[2], value or {}, f"{path}.{op[1]}", out, row)
+            _fill(op[2], value or {}, f"{path}.{op[1]}", out, row, zone)
         else:
             _, name, column, dto_name = op
             if value is None:
@@ -294,7 +312,12 @@ def _ref_id(value: Any, where: str, out: Mapped, dto_name: str) -> int | None:
 
 
 def _children(
-    plan: _Plan, obj: Mapping[str, Any], path: str, out: Mapped, key_values: dict[str, Any]
+    plan: _Plan,
+    obj: Mapping[str, Any],
+    path: str,
+    out: Mapped,
+    key_values: dict[str, Any],
+    zone: tzinfo,
 ) -> None:
     for child in plan.children:
         value = obj.get(child.field)
@@ -324,26 +347,35 @@ def _children(
                 continue
             assert child.plan is not None
             item_path = f"{path}.{child.field}[{position}]"
-            _fill(child.plan.ops, item, item_path, out, row)
+            _fill(child.plan.ops, item, item_path, out, row, zone)
             rows.append(row)
             if child.plan.children:
-                _children(child.plan, item, item_path, out, {**key_values, child.own_key: position})
+                _children(child.plan, item, item_path, out, {**key_values, child.own_key: position}, zone)
 
 
 def map_object(
-    table: str, dto: Dto, obj: Any, key: tuple[str, ...], scope: Mapping[str, Any] | None = None
+    table: str,
+    dto: Dto,
+    obj: Any,
+    key: tuple[str, ...],
+    scope: Mapping[str, Any] | None = None,
+    zone: Zone = UTC,
 ) -> Mapped:
-    """Map one top-level object; raises MappingError naming the first field that cannot be mapped."""
+    """Map one top-level object; raises MappingError naming the first field that cannot be mapped.
+
+    A documented field the object does not carry maps to NULL (a direct read: absent means null).
+    `Y-m-d H:i:s` date-times are read in `zone`, the account's (`api_timezone`)."""
     if not isinstance(obj, dict):
         raise MappingError(f"{table}: expected an object, got {type(obj).__name__}")
+    zone = resolve_zone(zone)
     plan = _plan(table, dto.name)
     out = Mapped(row={})
-    _fill(plan.ops, obj, table, out, out.row)
+    _fill(plan.ops, obj, table, out, out.row, zone)
     if scope:
         out.row.update(scope)
     for column in key:
         if out.row.get(column) is None:
             raise MappingError(f"{table}.{column}: missing (part of the primary key)")
     parent_keys = parent_key_columns(table, key)
-    _children(plan, obj, table, out, {pk: out.row[k] for pk, k in zip(parent_keys, key, strict=True)})
+    _children(plan, obj, table, out, {pk: out.row[k] for pk, k in zip(parent_keys, key, strict=True)}, zone)
     return out

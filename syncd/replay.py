@@ -576,7 +576,7 @@ class _Worker:
             reason = "the event no longer exists upstream"
         else:
             try:
-                current = parse_api_datetime(str(event.get("updatedAt")))
+                current = parse_api_datetime(str(event.get("updatedAt")), self.writes.zone)
             except ValueError:
                 current = None
             if current == intent.expected_updated_at:
@@ -678,7 +678,9 @@ class _Worker:
                     store.mark_mirror_event_deleted(conn, a.intent.event_id)
             found = [events[event_id] for event_id in wanted if event_id in events]
             if found:
-                store_in_mirror(conn, RESOURCES["events"], found, written_refs=self.written_refs)
+                store_in_mirror(
+                    conn, RESOURCES["events"], found, written_refs=self.written_refs, zone=self.writes.zone
+                )
         self.crew.progressed()
         for a in group:
             self.noted_success(a.intent, settled=False)
@@ -730,7 +732,9 @@ class _Worker:
             if intent.kind == "delete":
                 store.mark_mirror_event_deleted(conn, intent.event_id)
             elif event is not None:
-                store_in_mirror(conn, RESOURCES["events"], [event], written_refs=self.written_refs)
+                store_in_mirror(
+                    conn, RESOURCES["events"], [event], written_refs=self.written_refs, zone=self.writes.zone
+                )
         self.noted_success(intent, settled=settled)
 
     def noted_success(self, intent: ClaimedIntent, *, settled: bool) -> None:

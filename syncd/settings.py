@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     )
     api_timezone: str = Field(
         default="UTC",
-        description="IANA zone of the API's `Y-m-d H:i:s` request date-times (reschedule start/end).",
+        description="IANA zone of the API's `Y-m-d H:i:s` date-times, in answers and in requests.",
     )
     replay_batch_size: int = Field(
         default=50, ge=1, le=100, description="Cancel / no-show intents per list call; 1 sends each alone."

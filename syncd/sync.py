@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from syncd.api import ApiClient, ApiError, ApiKeyRefused, ApiNotFound, ApiUnreachable, Page
+from syncd.api.dates import resolve_zone
 from syncd.db import state
 from syncd.db.mirror import Prepared, prepare, store, table_for
 from syncd.db.state import ResourceStatus, RunCounts, RunMode, RunStatus
@@ -54,6 +55,7 @@ class SyncOptions:
     on_page: int = 100
     availability_days: int = 14
     incremental_overlap: dt.timedelta = dt.timedelta(minutes=5)
+    api_timezone: str = "UTC"  # the zone of the API's `Y-m-d H:i:s` date-times
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def sync_options(settings: Settings) -> SyncOptions:
     return SyncOptions(
         availability_days=settings.availability_days,
         incremental_overlap=dt.timedelta(seconds=settings.incremental_overlap_s),
+        api_timezone=settings.api_timezone,
     )
 
 
@@ -228,6 +231,7 @@ class _ResourceRun:
         self.endpoint: str = resource.endpoint
         self.table = table_for(resource)
         self.options = options
+        self.zone = resolve_zone(options.api_timezone)
         self.progress = progress
         self.page_source, self.incremental_source = sources
         self.clock = clock
@@ -356,7 +360,7 @@ class _ResourceRun:
                 self.requests += 1
                 monotonic = True
                 for item in page.items:
-                    stamp = _stamp(item.get(field_name))
+                    stamp = _stamp(item.get(field_name), self.zone)
                     if stamp is None:
                         continue  # unreadable: the mapping rejects it; it says nothing about order
                     if previous is not None and stamp > previous:
@@ -529,12 +533,21 @@ class _ResourceRun:
 
     def _complete_full(self, conn: Connection, run_id: int, pass_mark: dt.datetime | None) -> None:
         now = self.clock()
+        name = self.resource.name
         with conn.begin():
             _durable(conn)
             restored = self._restored(conn)
-            restored.deleted = state.mark_unseen_deleted(
-                conn, self.table, self.resource.key, run_id, self.resource.name, now
-            )
+            unidentified = state.unidentified_rejections(conn, name, run_id)
+            if unidentified:
+                # An object whose key is unreadable may be any of the unseen rows: none is known gone.
+                log.warning(
+                    "sync.deletions_deferred", resource=name, run_id=run_id, unidentified=unidentified
+                )
+            else:
+                restored.deleted = state.mark_unseen_deleted(
+                    conn, self.table, self.resource.key, run_id, name, now
+                )
+            state.clear_stale_rejected(conn, name, run_id)
             state.add_run_counts(conn, run_id, restored)
             state.complete_full_pass(conn, self.resource.name, run_id, now, pass_mark)
             state.finish_run(conn, run_id, "succeeded", self.clock())  # after the marking, which takes time
@@ -566,11 +579,15 @@ class _ResourceRun:
                 now=now,
                 written_refs=self.written_refs,
                 prepared=prepared,
+                zone=self.zone,
             )
             if seen:
-                state.record_seen(conn, run_id, name, result.keys)
+                # A rejected object still exists upstream: its key is seen, its row keeps the last good version.
+                state.record_seen(conn, run_id, name, result.seen)
+            state.clear_rejected(conn, name, result.keys)
             if result.rejected:
-                state.record_rejected(conn, run_id, name, [(r.raw, r.error) for r in result.rejected], now)
+                rejects = [(r.raw, r.error, r.key) for r in result.rejected]
+                state.record_rejected(conn, run_id, name, rejects, now)
             if next_page is not None:
                 state.save_full_progress(conn, name, run_id, next_page)
             delta = RunCounts(
@@ -593,7 +610,7 @@ class _ResourceRun:
 
     def _prepare(self, page: Page) -> Prepared:
         """Runs in the read-ahead thread: no connection, no state but `map_ahead`."""
-        return prepare(self.resource, page.items, map_ahead=self.map_ahead)
+        return prepare(self.resource, page.items, map_ahead=self.map_ahead, zone=self.zone)
 
     def _restored(self, conn: Connection) -> RunCounts:
         """Rows that came back during the run (nothing else clears deleted_at while we hold the lock),
@@ -610,7 +627,8 @@ class _ResourceRun:
         assert field_name is not None
         page = self.client.get_page(self.endpoint, {"orderField": field_name, "orderDirection": "desc"}, 1, 1)
         self.requests += 1
-        return next((s for s in (_stamp(i.get(field_name)) for i in page.items) if s is not None), None)
+        stamps = (_stamp(i.get(field_name), self.zone) for i in page.items)
+        return next((s for s in stamps if s is not None), None)
 
     def _report(self, done: int, total: int | None, *, finished: bool = False) -> None:
         if self.progress is None:
@@ -691,11 +709,11 @@ def _items(answer: Any) -> list[Any]:
     return list(items) if isinstance(items, list) else []
 
 
-def _stamp(value: object) -> dt.datetime | None:
+def _stamp(value: object, zone: dt.tzinfo) -> dt.datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return parse_timestamp(value)
+        return parse_timestamp(value, zone)
     except ValueError:
         return None
 

@@ -146,7 +146,7 @@ Index("ix_changes_resource_object_id", CHANGES.c.resource, CHANGES.c.object_id, 
 
 def _history_columns() -> list[Column[Any]]:
     events = MIRROR["events"].top
-    skip = {"content_hash", "first_synced_at", "synced_at", "deleted_at"}
+    skip = {"content_hash", "first_synced_at", "synced_at", "deleted_at", "nested_only"}
     return [
         Column(c.name, c.type, nullable=c.name != "id" and c.nullable, comment=c.comment)
         for c in events.columns

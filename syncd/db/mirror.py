@@ -5,6 +5,12 @@ objects (`invitee_email`), reference ids (`user_id`), plus `raw` (the object as 
 `content_hash`, `first_synced_at`, `synced_at` and `deleted_at`. Arrays of objects become child
 tables keyed by the parent's key and the item's position; arrays of references become link tables.
 Child rows are replaced whenever their parent changes, so they always equal the latest parent.
+
+Provenance: a row written from its own list or get (a direct read) is the object as the API reads
+it, absent fields NULL. A copy nested in another object (an event's `eventType`, a user's
+`organization`) often carries fewer fields, so an absent field there means unknown: a nested copy
+inserts an object syncd does not know yet, merges into a row only ever seen nested (the fullest copy
+wins, field by field), and never touches a row a direct read wrote (`nested_only` is false).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from operator import itemgetter
 from typing import Any
 
@@ -26,6 +32,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Connection,
     Date,
     DateTime,
@@ -36,16 +43,20 @@ from sqlalchemy import (
     Table,
     Text,
     Time,
+    and_,
+    case,
     delete,
     literal_column,
     or_,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.types import TypeEngine
 
 from syncd.api.contract import DTOS, Children, Dto, Embedded, Kind, Ref, RefList, Scalar
+from syncd.api.dates import Zone, resolve_zone
 from syncd.db.schema import MIRROR_SCHEMA, metadata
 from syncd.mapping import (
     ITEM_INDEX,
@@ -182,6 +193,13 @@ def _declare(resource: Resource) -> MirrorTables:
             DateTime(timezone=True),
             comment="When a complete pass no longer found it upstream; NULL while it exists.",
         ),
+        Column(
+            "nested_only",
+            Boolean(),
+            nullable=False,
+            server_default=text("false"),
+            comment="True while syncd has seen it only nested in other objects, never read directly.",
+        ),
     ]
     top = Table(resource.name, metadata, *columns, *meta, schema=MIRROR_SCHEMA, comment=resource.doc)
     tables = MirrorTables(top)
@@ -227,13 +245,20 @@ class StoreCounts:
 class Rejected:
     raw: Any
     error: str
+    key: tuple[Any, ...] | None = None  # None when the key itself could not be read
 
 
 @dataclass
 class StoreResult:
     counts: StoreCounts
-    keys: list[tuple[Any, ...]]
+    keys: list[tuple[Any, ...]]  # the objects stored (written or unchanged)
     rejected: list[Rejected]
+
+    @property
+    def seen(self) -> list[tuple[Any, ...]]:
+        """Every key the page answered for, rejected ones included: a malformed object still exists."""
+        rejected = [r.key for r in self.rejected if r.key is not None]
+        return list(dict.fromkeys([*self.keys, *rejected]))
 
 
 @dataclass
@@ -300,6 +325,7 @@ def prepare(
     *,
     scope: Mapping[str, Any] | None = None,
     map_ahead: bool = False,
+    zone: Zone = UTC,
 ) -> Prepared:
     """Keys, canonical JSON and digests of a page; with `map_ahead`, every object's rows too (wasted
     on objects that turn out unchanged, so the engine asks for it only while pages keep changing)."""
@@ -318,7 +344,7 @@ def prepare(
     if map_ahead and dto is not None:
         for candidate in candidates.values():
             try:
-                candidate.mapped = map_object(resource.name, dto, candidate.raw, resource.key, scope)
+                candidate.mapped = map_object(resource.name, dto, candidate.raw, resource.key, scope, zone)
             except MappingError as exc:
                 candidate.mapped = exc
     return Prepared(list(candidates.values()), keys, rejected)
@@ -333,22 +359,25 @@ def store(
     now: datetime | None = None,
     written_refs: dict[tuple[str, tuple[Any, ...]], str] | None = None,
     prepared: Prepared | None = None,
+    zone: Zone = UTC,
 ) -> StoreResult:
-    """Map and upsert one page of `resource`; see the module docstring. Runs in the caller's transaction.
+    """Map and upsert one page of `resource`, read directly (its own list or get); see the module
+    docstring. Runs in the caller's transaction.
 
     `written_refs`, kept by the caller across the pages of one run, remembers the nested copies
     (users, event types) already written with their digests, so every page does not write them again.
     `prepared`: the page as `prepare(resource, objects, scope=scope)` returned it (`objects` is then
-    not read again).
+    not read again). `zone`: the account's zone, for `Y-m-d H:i:s` date-times (`api_timezone`).
 
     Cheap when little changed: objects are hashed and compared with the stored hashes first, and
     only new or changed ones are mapped and written (with their children and nested references).
     """
     now = now or datetime.now(UTC)
+    zone = resolve_zone(zone)
     if prepared is None:
-        prepared = prepare(resource, objects, scope=scope)
+        prepared = prepare(resource, objects, scope=scope, zone=zone)
     rejected = list(prepared.rejected)
-    writer = _Writer(conn, now, written_refs if written_refs is not None else {})
+    writer = _Writer(conn, now, written_refs if written_refs is not None else {}, zone)
     counts = writer.write(resource, prepared.candidates, rejected)
     keys = [key for key in prepared.keys if key in writer.stored]
     counts.rejected = len(rejected)
@@ -359,17 +388,28 @@ class _Writer:
     """Writes one page: nested references first, then the page's own objects."""
 
     def __init__(
-        self, conn: Connection, now: datetime, written_refs: dict[tuple[str, tuple[Any, ...]], str]
+        self,
+        conn: Connection,
+        now: datetime,
+        written_refs: dict[tuple[str, tuple[Any, ...]], str],
+        zone: tzinfo,
     ) -> None:
         self.conn = conn
         self.now = now
+        self.zone = zone
         self.stored: set[tuple[Any, ...]] = set()
         self.written_refs = written_refs
 
     def write(
-        self, resource: Resource, candidates: list[_Candidate], rejected: list[Rejected]
+        self,
+        resource: Resource,
+        candidates: list[_Candidate],
+        rejected: list[Rejected],
+        *,
+        nested: bool = False,
     ) -> StoreCounts:
-        unchanged_keys, absent_keys = self._stored_state(resource, candidates)
+        """`nested`: the candidates are copies nested in other objects (see the module docstring)."""
+        candidates, unchanged_keys, absent_keys = self._stored_state(resource, candidates, nested=nested)
         counts = StoreCounts(unchanged=len(unchanged_keys))
         self.stored.update(unchanged_keys)
         dto = DTOS.get(resource.dto)
@@ -389,16 +429,16 @@ class _Writer:
                     if isinstance(ahead, MappingError):
                         raise ahead
                     mapped = ahead or map_object(
-                        resource.name, dto, candidate.raw, resource.key, candidate.scope
+                        resource.name, dto, candidate.raw, resource.key, candidate.scope, self.zone
                     )
-                    nested = _collect_refs(mapped)
+                    copies = _collect_refs(mapped)
             except MappingError as exc:
-                rejected.append(Rejected(candidate.raw, str(exc)))
+                rejected.append(Rejected(candidate.raw, str(exc), candidate.key))
                 continue
             if dto is not None:
-                for ref_resource, ref_raw, ref_key in nested:
+                for ref_resource, ref_raw, ref_key in copies:
                     refs.setdefault(ref_resource.name, {})[ref_key] = ref_raw
-            rows.append(self._row(mapped, candidate))
+            rows.append(self._row(mapped, candidate, nested=nested))
             row_keys.append(candidate.key)
             for table, child_rows in mapped.children.items():
                 children.setdefault(table, []).extend(child_rows)
@@ -408,29 +448,35 @@ class _Writer:
             if name in refs and name != resource.name:
                 fresh = [_Candidate(raw, key, None) for key, raw in refs[name].items()]
                 fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.digest]
-                self.write(RESOURCES[name], fresh, [])
+                self.write(RESOURCES[name], fresh, [], nested=True)
                 self.written_refs.update({(name, c.key): c.digest for c in fresh})
-        written = self._upsert(resource, rows, row_keys, absent_keys, children)
+        written = self._upsert(resource, rows, row_keys, absent_keys, children, nested=nested)
         counts.inserted, counts.updated = written
         counts.unchanged += len(rows) - sum(written)
         return counts
 
-    def _row(self, mapped: Mapped, candidate: _Candidate) -> dict[str, Any]:
+    def _row(self, mapped: Mapped, candidate: _Candidate, *, nested: bool) -> dict[str, Any]:
         row = mapped.row
         row["raw"] = candidate.json  # sent as it is (binary COPY); the server parses it as jsonb
         row["content_hash"] = candidate.digest
         row["first_synced_at"] = self.now
         row["synced_at"] = self.now
         row["deleted_at"] = None
+        row["nested_only"] = nested
         return row
 
     def _stored_state(
-        self, resource: Resource, candidates: list[_Candidate]
-    ) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
-        """(unchanged, absent): keys whose stored row has the same hash and is not marked deleted
-        (nothing to write), and keys with no stored row at all (deleted or not)."""
+        self, resource: Resource, candidates: list[_Candidate], *, nested: bool
+    ) -> tuple[list[_Candidate], set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+        """(candidates, unchanged, absent): what to write, the keys whose stored row already says
+        exactly that (nothing to write), and the keys with no stored row at all (deleted or not).
+
+        A direct read's candidates are written as they are; a row a nested copy wrote counts as
+        changed, so the direct read takes it over. Nested copies: one whose row a direct read wrote
+        is dropped, one whose row is nested-only is merged into the stored object (its fields over
+        the stored ones), so a copy with fewer fields never empties what a fuller one stored."""
         if not candidates:
-            return set(), set()
+            return [], set(), set()
         table = MIRROR[resource.name].top
         key_columns = [table.c[k] for k in resource.key]
         wanted = [c.key for c in candidates]
@@ -439,13 +485,45 @@ class _Writer:
             if len(key_columns) == 1
             else tuple_(*key_columns).in_(wanted)
         )
+        # The stored object only where a nested copy would merge into it.
+        merge_base: ColumnElement[Any] = (
+            case((table.c.nested_only, table.c.raw)) if nested else literal_column("NULL")
+        )
         stored = self.conn.execute(
-            select(*key_columns, table.c.content_hash, table.c.deleted_at.is_(None)).where(match)
+            select(
+                *key_columns,
+                table.c.content_hash,
+                table.c.deleted_at.is_(None),
+                table.c.nested_only,
+                merge_base,
+            ).where(match)
         ).all()
         width = len(key_columns)
-        digests = {tuple(row[:width]): row[width] if row[width + 1] else None for row in stored}
-        unchanged = {c.key for c in candidates if digests.get(c.key) == c.digest}
-        return unchanged, {c.key for c in candidates if c.key not in digests}
+        found = {tuple(row[:width]): row[width:] for row in stored}
+        absent = {c.key for c in candidates if c.key not in found}
+        if nested:
+            merged = (self._merged(c, found.get(c.key)) for c in candidates)
+            candidates = [c for c in merged if c is not None]
+        unchanged = set()
+        for candidate in candidates:
+            state = found.get(candidate.key)
+            if state is None:
+                continue
+            digest_, live, nested_only, _raw = state
+            if digest_ == candidate.digest and live and nested_only == nested:
+                unchanged.add(candidate.key)
+        return candidates, unchanged, absent
+
+    @staticmethod
+    def _merged(candidate: _Candidate, state: Any) -> _Candidate | None:
+        """A nested copy as it should be written: as it is for an unknown object, merged over the
+        stored one for a nested-only row, None (not written) for a row a direct read wrote."""
+        if state is None:
+            return candidate
+        _digest, _live, nested_only, raw = state
+        if not nested_only:
+            return None
+        return _Candidate(_merge(raw, candidate.raw), candidate.key, candidate.scope)
 
     def _upsert(
         self,
@@ -454,6 +532,8 @@ class _Writer:
         row_keys: list[tuple[Any, ...]],
         absent: set[tuple[Any, ...]],
         children: dict[str, list[dict[str, Any]]],
+        *,
+        nested: bool,
     ) -> tuple[int, int]:
         """Rows with no stored row are COPied straight into the table; the others go through a staging
         table and one INSERT ... ON CONFLICT. Returns (inserted, updated).
@@ -475,7 +555,7 @@ class _Writer:
         updated: set[tuple[Any, ...]] = set()
         if rows:
             _copy_rows(self.conn, top, rows, staging=True)
-            written = self.conn.exec_driver_sql(_upsert_sql(self.conn, resource)).all()
+            written = self.conn.exec_driver_sql(_upsert_sql(self.conn, resource, nested=nested)).all()
             inserted |= {tuple(row[: len(resource.key)]) for row in written if row.inserted}
             updated = {tuple(row[: len(resource.key)]) for row in written if not row.inserted}
         if tables.children and (inserted or updated):
@@ -527,13 +607,24 @@ def _copy_new_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
     return True
 
 
-_UPSERT_SQL: dict[str, str] = {}
+def _merge(stored: Any, copy: Any) -> Any:
+    """`copy` over `stored`, object by object: a field the copy does not carry keeps its stored value
+    (an absent field in a nested copy is unknown, not null); arrays and scalars are the copy's."""
+    if not isinstance(stored, dict) or not isinstance(copy, dict):
+        return copy
+    merged = dict(stored)
+    for name, value in copy.items():
+        merged[name] = _merge(stored.get(name), value)
+    return merged
 
 
-def _upsert_sql(conn: Connection, resource: Resource) -> str:
-    """The staging-to-table upsert, compiled once per resource (it has no parameters): building and
-    compiling it for every page cost more than the server spent running it."""
-    found = _UPSERT_SQL.get(resource.name)
+_UPSERT_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _upsert_sql(conn: Connection, resource: Resource, *, nested: bool) -> str:
+    """The staging-to-table upsert, compiled once per resource and provenance (it has no parameters):
+    building and compiling it for every page cost more than the server spent running it."""
+    found = _UPSERT_SQL.get((resource.name, nested))
     if found is not None:
         return found
     top = MIRROR[resource.name].top
@@ -542,15 +633,17 @@ def _upsert_sql(conn: Connection, resource: Resource) -> str:
     update = {
         c.name: excluded[c.name] for c in top.columns if c.name not in (*resource.key, "first_synced_at")
     }
+    # Skip the write when nothing changed; a row coming back from deletion is always rewritten.
+    changed = or_(top.c.content_hash != excluded.content_hash, top.c.deleted_at.is_not(None))
+    # A nested copy never overwrites a direct read's row (even one written since `_stored_state`);
+    # a direct read always takes over a nested-only row.
+    where = and_(top.c.nested_only, changed) if nested else or_(changed, top.c.nested_only)
     statement = staged.on_conflict_do_update(
-        index_elements=[top.c[k] for k in resource.key],
-        set_=update,
-        # Skip the write when nothing changed; a row coming back from deletion is always rewritten.
-        where=or_(top.c.content_hash != excluded.content_hash, top.c.deleted_at.is_not(None)),
+        index_elements=[top.c[k] for k in resource.key], set_=update, where=where
     ).returning(*[top.c[k] for k in resource.key], literal_column("xmax = 0").label("inserted"))
     compiled = statement.compile(dialect=conn.dialect)
     assert not compiled.params, "the upsert takes no parameters"
-    _UPSERT_SQL[resource.name] = found = str(compiled)
+    _UPSERT_SQL[(resource.name, nested)] = found = str(compiled)
     return found
 
 

@@ -21,8 +21,8 @@ the snake_case of the API's DTO field names; a 1:1 nested object is flattened wi
 prefix (`invitee_email`); a reference to another object is its id (`user_id`); arrays of objects are
 child tables keyed by the parent's key and `position` (the item's index); arrays of references are
 link tables. Every top-level table also has `raw` (the object exactly as received),
-`content_hash`, `first_synced_at`, `synced_at` and `deleted_at` (NULL while the object exists
-upstream). Date-times are `timestamptz` (the instant exactly, whatever offset the API used).
+`content_hash`, `first_synced_at`, `synced_at`, `deleted_at` (NULL while the object exists
+upstream) and `nested_only` (seen only nested in other objects so far, see docs/mirror.md). Date-times are `timestamptz` (the instant exactly, whatever offset the API used).
 `event_history` is the exception: every version of every event, with the events' columns and
 `raw`, and `valid_from` / `valid_to` / `recorded_at` instead (see docs/change-feed.md).
 

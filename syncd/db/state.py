@@ -127,10 +127,17 @@ rejected_items = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False, comment="When a run last received it."),
     Column("times_seen", Integer, nullable=False, server_default=text("1")),
     Column("run_id", BigInteger, comment="The run that last received it."),
+    Column(
+        "key",
+        Text,
+        comment="The mirror row's key values, U+001F-separated; NULL when the key itself was unreadable.",
+    ),
     UniqueConstraint("resource", "raw_hash"),
     schema=STATE_SCHEMA,
-    comment="Objects the API sent that could not be mapped; the rest of their page landed.",
+    comment="Objects the API sends that cannot be mapped; the rest of their page landed. Cleared when "
+    "the object is stored again, or when a complete full pass no longer receives it.",
 )
+Index("ix_rejected_items_resource_key", rejected_items.c.resource, rejected_items.c.key)
 
 
 # --- runs -----------------------------------------------------------------------------------------
@@ -387,11 +394,16 @@ def live_ids(conn: Connection, table: Table) -> list[int]:
 
 
 def record_rejected(
-    conn: Connection, run_id: int, resource: str, items: Iterable[tuple[Any, str]], now: dt.datetime
+    conn: Connection,
+    run_id: int,
+    resource: str,
+    items: Iterable[tuple[Any, str, Sequence[Any] | None]],
+    now: dt.datetime,
 ) -> int:
-    """Keep each bad object once per resource, however many runs receive it again."""
+    """Keep each bad object (raw, error, its key if readable) once per resource, however many runs
+    receive it again. Its mirror row, if any, keeps the last good version."""
     rows = []
-    for raw, error in items:
+    for raw, error, key in items:
         encoded = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
         rows.append(
             {
@@ -402,6 +414,7 @@ def record_rejected(
                 "first_seen_at": now,
                 "seen_at": now,
                 "run_id": run_id,
+                "key": None if key is None else key_text(key),
             }
         )
     if not rows:
@@ -414,12 +427,52 @@ def record_rejected(
                 "error": statement.excluded.error,
                 "seen_at": statement.excluded.seen_at,
                 "run_id": statement.excluded.run_id,
+                "key": statement.excluded.key,
                 "times_seen": rejected_items.c.times_seen + 1,
             },
         ),
         rows,
     )
     return len(rows)
+
+
+def clear_rejected(conn: Connection, resource: str, keys: Iterable[Sequence[Any]]) -> int:
+    """The objects with these keys were stored again: the API serves them well, they are no longer rejected."""
+    texts = [key_text(key) for key in keys]
+    if not texts:
+        return 0
+    result = conn.execute(
+        delete(rejected_items).where(
+            rejected_items.c.resource == resource,
+            rejected_items.c.key.in_(texts),
+        )
+    )
+    return result.rowcount
+
+
+def clear_stale_rejected(conn: Connection, resource: str, run_id: int) -> int:
+    """After a complete full pass: bad objects it did not receive again are no longer served."""
+    result = conn.execute(
+        delete(rejected_items).where(
+            rejected_items.c.resource == resource, rejected_items.c.run_id.is_distinct_from(run_id)
+        )
+    )
+    return result.rowcount
+
+
+def unidentified_rejections(conn: Connection, resource: str, run_id: int) -> int:
+    """Objects this run received whose key could not be read: which objects they were is unknown."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(rejected_items)
+            .where(
+                rejected_items.c.resource == resource,
+                rejected_items.c.run_id == run_id,
+                rejected_items.c.key.is_(None),
+            )
+        ).scalar_one()
+    )
 
 
 # --- status ---------------------------------------------------------------------------------------

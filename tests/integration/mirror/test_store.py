@@ -206,10 +206,10 @@ def test_a_row_written_by_another_writer_meanwhile_takes_the_upsert(
     _store_events(engine, events[:5])
     looked = mirror._Writer._stored_state
 
-    def stale(self: Any, resource: Any, candidates: Any) -> Any:
-        _, absent = looked(self, resource, candidates)
+    def stale(self: Any, resource: Any, candidates: Any, *, nested: bool) -> Any:
+        candidates, _, absent = looked(self, resource, candidates, nested=nested)
         # As if the lookup ran before the first five were written: they look new.
-        return set(), absent | {c.key for c in candidates if resource.name == "events"}
+        return candidates, set(), absent | {c.key for c in candidates if resource.name == "events"}
 
     monkeypatch.setattr(mirror._Writer, "_stored_state", stale)
     result = _store_events(engine, events)
@@ -218,3 +218,34 @@ def test_a_row_written_by_another_writer_meanwhile_takes_the_upsert(
         assert conn.execute(text("SELECT count(*) FROM simplymeet.events")).scalar() == 20
         participants = conn.execute(text("SELECT count(*) FROM simplymeet.event_participants")).scalar()
     assert participants == sum(len(e["participants"]) for e in events)
+
+
+def test_a_nested_copy_never_overwrites_a_direct_read_even_after_a_stale_lookup(
+    engine: Engine, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upsert itself guards a directly read row: a nested copy whose lookup missed it (a direct
+    read committed meanwhile) falls back from its COPY to the upsert, which leaves the row alone."""
+    from syncd.db import mirror
+
+    with engine.begin() as conn:
+        store(conn, RESOURCES["users"], _fetch(sandbox, "user/list"))
+    events = _all_events(sandbox)[:5]
+    for event in events:  # thinner nested copies of every user: their digests differ
+        for user in (event["user"], event["eventType"]["user"], *event["eventType"]["users"]):
+            user.pop("lastLogin", None)
+    looked = mirror._Writer._stored_state
+
+    def stale(self: Any, resource: Any, candidates: Any, *, nested: bool) -> Any:
+        found = looked(self, resource, candidates, nested=nested)
+        if not nested:
+            return found
+        # As if the lookup ran before the users were written: every copy looks new.
+        return candidates, set(), {c.key for c in candidates}
+
+    read = "SELECT id, xmin::text, raw FROM simplymeet.users ORDER BY id"
+    with engine.connect() as conn:
+        before = conn.execute(text(read)).all()
+    monkeypatch.setattr(mirror._Writer, "_stored_state", stale)
+    _store_events(engine, events)
+    with engine.connect() as conn:
+        assert conn.execute(text(read)).all() == before
