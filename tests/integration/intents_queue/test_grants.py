@@ -101,7 +101,9 @@ def test_the_reader_reads_the_mirror_and_nothing_else(
         conn.execute("DROP TABLE simplymeet.added_later")
 
 
-def test_the_reader_reads_the_analysts_views(engine: Engine, database_url: URL, roles: dict[str, str]) -> None:
+def test_the_reader_reads_the_analysts_views(
+    engine: Engine, database_url: URL, roles: dict[str, str]
+) -> None:
     """Views for BI (docs/analytics.md), now and later ones; EXECUTE on their functions even where
     PUBLIC has lost it (a hardened database)."""
     views = ("bookings", "weekly_bookings_by_event_type", "cancellation_rates", "no_show_rates")
