@@ -112,7 +112,7 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
         metavar="ROLE",
         action="append",
         default=[],
-        help="may SELECT the mirror (schema simplymeet)",
+        help="may SELECT the mirror (schema simplymeet) and the analysts' views (simplymeet_bi)",
     )
     grant.add_argument(
         "--writer",

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 
-from syncd.db.schema import MIRROR_SCHEMA, STATE_SCHEMA, metadata
+from syncd.db.schema import BI_SCHEMA, MIRROR_SCHEMA, STATE_SCHEMA, metadata
 from syncd.intent_kinds import INTENT_KINDS, REFUSED, check_intent
 
 log = structlog.get_logger(__name__)
@@ -357,17 +357,23 @@ def _cannot(conn: Connection, intent_id: int, action: str, rule: str) -> IntentE
 
 
 def grant_reader(conn: Connection, role: str) -> list[str]:
-    """SELECT on the mirror, now and for tables later migrations add; nothing in schema syncd.
+    """SELECT on the mirror and on the analysts' views (docs/analytics.md), now and for tables and
+    views later migrations add; EXECUTE on the views' functions; nothing in schema syncd.
 
-    Returns what was granted, one line each. The default privileges cover tables created by the
+    Returns what was granted, one line each. The default privileges cover objects created by the
     role running this (the one that runs `syncd db upgrade`).
     """
-    mirror = sql.Identifier(MIRROR_SCHEMA)
+    mirror, bi = sql.Identifier(MIRROR_SCHEMA), sql.Identifier(BI_SCHEMA)
     grantee = sql.Identifier(_existing_role(conn, role))
     statements = [
-        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(mirror, grantee),
-        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(mirror, grantee),
-        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(mirror, grantee),
+        sql.SQL("GRANT USAGE ON SCHEMA {}, {} TO {}").format(mirror, bi, grantee),
+        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {}, {} TO {}").format(mirror, bi, grantee),
+        # A view's caller needs EXECUTE on the functions it calls (PUBLIC has it unless revoked).
+        sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {} TO {}").format(bi, grantee),
+        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {}, {} GRANT SELECT ON TABLES TO {}").format(
+            mirror, bi, grantee
+        ),
+        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT EXECUTE ON FUNCTIONS TO {}").format(bi, grantee),
     ]
     return _run_grants(conn, role, "reader", statements)
 

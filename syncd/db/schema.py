@@ -1,7 +1,7 @@
 """The one MetaData: every table syncd owns is declared here or in a module that imports `metadata`.
 
 Two PostgreSQL schemas: `simplymeet` (the mirror, read by BI and CRMs) and `syncd` (the daemon's own
-state: runs, cursors, intents). Alembic's autogenerate and `alembic check` read this MetaData.
+state: runs, cursors, intents); a third, `simplymeet_bi`, holds views only. Alembic's autogenerate and `alembic check` read this MetaData.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from sqlalchemy import MetaData
 MIRROR_SCHEMA = "simplymeet"
 STATE_SCHEMA = "syncd"
 SCHEMAS = (MIRROR_SCHEMA, STATE_SCHEMA)
+# Views for analysts over the mirror (migration 0010, docs/analytics.md); no tables, so not in SCHEMAS
+# (the MetaData and `alembic check` know nothing of views).
+BI_SCHEMA = "simplymeet_bi"
 
 # Constraint names are deterministic, so migrations can drop and alter them by name.
 NAMING_CONVENTION = {

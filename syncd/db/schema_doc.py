@@ -9,7 +9,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
 from syncd.db import models  # noqa: F401  # registers every table on the MetaData
-from syncd.db.schema import MIRROR_SCHEMA, STATE_SCHEMA, metadata
+from syncd.db.schema import BI_SCHEMA, MIRROR_SCHEMA, STATE_SCHEMA, metadata
 
 _HEADER = """# The database schema
 
@@ -28,6 +28,9 @@ upstream) and `nested_only` (seen only nested in other objects so far, see docs/
 
 Schema `{state}` is syncd's own state (runs, cursors, intents, the change feed `changes`, webhook
 subscriptions and their deliveries).
+
+Schema `{bi}` holds views for analysts over the mirror (bookings, weekly bookings, cancellation and
+no-show rates), documented in docs/analytics.md; docs/dbt/sources.yml describes the mirror for dbt.
 """
 
 
@@ -40,7 +43,7 @@ def _escape(text: str) -> str:
 
 
 def render() -> str:
-    parts = [_HEADER.format(mirror=MIRROR_SCHEMA, state=STATE_SCHEMA)]
+    parts = [_HEADER.format(mirror=MIRROR_SCHEMA, state=STATE_SCHEMA, bi=BI_SCHEMA)]
     for schema in (MIRROR_SCHEMA, STATE_SCHEMA):
         tables = sorted((t for t in metadata.tables.values() if t.schema == schema), key=lambda t: t.name)
         for table in tables:

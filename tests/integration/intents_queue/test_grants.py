@@ -101,6 +101,31 @@ def test_the_reader_reads_the_mirror_and_nothing_else(
         conn.execute("DROP TABLE simplymeet.added_later")
 
 
+def test_the_reader_reads_the_analysts_views(
+    engine: Engine, database_url: URL, roles: dict[str, str]
+) -> None:
+    """Views for BI (docs/analytics.md), now and later ones; EXECUTE on their functions even where
+    PUBLIC has lost it (a hardened database)."""
+    views = ("bookings", "weekly_bookings_by_event_type", "cancellation_rates", "no_show_rates")
+    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+        conn.execute("REVOKE EXECUTE ON FUNCTION simplymeet_bi.known_zone(text) FROM PUBLIC")
+        _as(conn, roles["reader"])
+        with pytest.raises(Denied):
+            conn.execute("SELECT count(*) FROM simplymeet_bi.bookings")
+    with engine.begin() as conn:
+        grant_reader(conn, roles["reader"])
+    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+        conn.execute("CREATE VIEW simplymeet_bi.added_later AS SELECT 1 AS one")
+        _as(conn, roles["reader"])
+        for view in (*views, "added_later"):
+            conn.execute(sql.SQL("SELECT * FROM simplymeet_bi.{}").format(sql.Identifier(view))).fetchall()
+        assert conn.execute("SELECT simplymeet_bi.known_zone('Asia/Tokyo')").fetchone() == ("Asia/Tokyo",)
+        with pytest.raises(Denied):
+            conn.execute("CREATE VIEW simplymeet_bi.mine AS SELECT 1")
+        conn.execute("RESET ROLE")
+        conn.execute("DROP VIEW simplymeet_bi.added_later")
+
+
 def test_grants_are_idempotent(engine: Engine, roles: dict[str, str]) -> None:
     with engine.begin() as conn:
         assert grant_writer(conn, roles["writer"]) == grant_writer(conn, roles["writer"])
