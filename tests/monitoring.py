@@ -23,6 +23,7 @@ OPERATIONS = ROOT / "docs" / "operations.md"
 PROMETHEUS_SERIES = frozenset({"up"})
 TARGET_LABELS = frozenset({"job", "instance"})
 
+_HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 _KEYWORDS = frozenset(
     {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool"}
 )
@@ -99,3 +100,17 @@ def named_metrics(exprs: list[str]) -> dict[str, set[str]]:
         for name, labels in metric_selectors(expr).items():
             named.setdefault(name, set()).update(labels)
     return named
+
+
+def documented_metrics() -> set[str]:
+    """The names in the first column of the metric table of docs/operations.md (`process_*`: a prefix)."""
+    return set(re.findall(r"^\| `([a-z_*]+)` \|", OPERATIONS.read_text(encoding="utf-8"), flags=re.MULTILINE))
+
+
+def is_documented(name: str, documented: set[str]) -> bool:
+    """A sample name is documented as itself, under a documented prefix, or as a histogram's series."""
+    if name in documented or name in PROMETHEUS_SERIES:
+        return True
+    if any(name.startswith(pattern[:-1]) for pattern in documented if pattern.endswith("*")):
+        return True
+    return any(name.endswith(s) and name.removesuffix(s) in documented for s in _HISTOGRAM_SUFFIXES)

@@ -14,21 +14,19 @@ import pytest
 
 from tests.monitoring import (
     OPERATIONS,
-    PROMETHEUS_SERIES,
     RULE_TESTS,
     RULES,
     alert_rules,
     dashboard_exprs,
     dashboard_panels,
+    documented_metrics,
+    is_documented,
     load_dashboard,
     metric_selectors,
     named_metrics,
 )
 
 pytestmark = pytest.mark.unit
-
-_HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-
 
 @pytest.mark.parametrize(
     ("expr", "expected"),
@@ -112,19 +110,6 @@ def test_the_dashboard_shows_what_an_operator_watches() -> None:
         "process_cpu_seconds_total",
     }
     assert watched - shown == set()
-
-
-def documented_metrics() -> set[str]:
-    """The names in the first column of the metric table of docs/operations.md."""
-    return set(re.findall(r"^\| `([a-z_*]+)` \|", OPERATIONS.read_text(encoding="utf-8"), flags=re.MULTILINE))
-
-
-def is_documented(name: str, documented: set[str]) -> bool:
-    if name in documented or name in PROMETHEUS_SERIES:
-        return True
-    if any(name.startswith(pattern[:-1]) for pattern in documented if pattern.endswith("*")):
-        return True
-    return any(name.endswith(s) and name.removesuffix(s) in documented for s in _HISTOGRAM_SUFFIXES)
 
 
 def test_every_metric_the_dashboard_and_rules_name_is_documented() -> None:
