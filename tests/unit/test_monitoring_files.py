@@ -28,6 +28,7 @@ from tests.monitoring import (
 
 pytestmark = pytest.mark.unit
 
+
 @pytest.mark.parametrize(
     ("expr", "expected"),
     [

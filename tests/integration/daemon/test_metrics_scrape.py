@@ -111,7 +111,9 @@ def test_every_series_the_dashboard_and_rules_name_is_in_a_live_scrape(
             ).scalar_one()
         wait_for(lambda: intent_status(engine, intent_id) == "succeeded", 20, "the intent replayed")
         wait_for(
-            lambda: any(r.json["type"] == "event.cancelled" for r in receiver.received), 20, "the cancel's POST"
+            lambda: any(r.json["type"] == "event.cancelled" for r in receiver.received),
+            20,
+            "the cancel's POST",
         )
         wait_for(lambda: "syncd_intents_replayed_total" in scrape(port), 10, "the replay counted")
         wait_for(lambda: "syncd_api_retries_total" in scrape(port), 10, "the retry after the 503 counted")
