@@ -294,6 +294,7 @@ class Daemon:
             self.jobs, settings.schedule, settings.full_sync_at, first_runs=self._first_runs()
         )
         self.periods = {name: c.period_s for name, c in cadences.items() if name != FULL_SYNC}
+        self.metrics.set_stale_after({name: STALE_AFTER_PERIODS * p for name, p in self.periods.items()})
         self.cadences: dict[str, Cadence] = cadences
         self.scheduler.add_job(
             self.prune,

@@ -2,20 +2,34 @@
 
 Counters are fed by hooks (API responses, sync outcomes, replay passes); the queue and freshness
 gauges are read from the database at each scrape, so they are true even for work another replica did.
+The registry also carries prometheus-client's `process_*` and `python_*` collectors and
+`syncd_build_info`. deploy/grafana and deploy/prometheus name these metrics (docs/operations.md).
 """
 
 from __future__ import annotations
 
+import platform
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from syncd import __version__
 from syncd.db import feed, health
 from syncd.db import webhooks as webhook_store
 from syncd.db.intents import STATUSES
@@ -33,6 +47,12 @@ class DaemonMetrics:
     def __init__(self, engine: Engine, resources: Sequence[str], is_leader: Callable[[], bool]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # The default registry's process_*, python_gc_* and python_info, on ours (one per daemon).
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(standard)
+        Info("syncd_build", "The running syncd: its version and Python's.", registry=r).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
         self.sync_runs = Counter(
             "syncd_sync_runs",
             "Sync runs of one resource, by mode and outcome.",
@@ -84,8 +104,19 @@ class DaemonMetrics:
             "syncd_leader", "1 while this process holds the lead and runs the sync jobs.", registry=r
         )
         leader.set_function(lambda: 1.0 if is_leader() else 0.0)
+        self.stale_after = Gauge(
+            "syncd_resource_stale_after_seconds",
+            "Age of the last success past which /readyz calls the resource stale (3 of its periods).",
+            ["resource"],
+            registry=r,
+        )
         r.register(_DatabaseCollector(engine, resources))
         r.register(_FeedCollector(engine))
+
+    def set_stale_after(self, thresholds_s: Mapping[str, float]) -> None:
+        """The daemon's staleness thresholds, per resource, from its schedule."""
+        for resource, threshold in thresholds_s.items():
+            self.stale_after.labels(resource).set(threshold)
 
     def observe_api(self, endpoint: str, status: int | None, duration_s: float, attempt: int) -> None:
         """ApiClient's `on_response` hook (called from page threads too: prometheus-client is thread-safe)."""
