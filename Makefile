@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-intents soak schema-doc reference-data clean
+.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-intents soak schema-doc webhook-schemas reference-data clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ soak: $(STAMP) ## Soak `syncd run` for minutes against a faulty sandbox, intents
 
 schema-doc: $(STAMP) ## Regenerate docs/schema.md from the MetaData
 	$(BIN)/python -m syncd.db.schema_doc > docs/schema.md
+
+webhook-schemas: $(STAMP) ## Regenerate docs/webhook-schemas/ (JSON Schemas of the webhook payloads)
+	$(BIN)/python -m syncd.webhook_schemas docs/webhook-schemas
 
 reference-data: $(STAMP) ## Regenerate tests/data/api_reference.json from the API reference text (REFERENCE=path/to/000_ef00f9208c72b086.txt)
 	$(BIN)/python -m tests.reference $(REFERENCE)
