@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-intents soak schema-doc dbt-sources reference-data clean
+.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-intents soak schema-doc dbt-sources webhook-schemas reference-data clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ schema-doc: $(STAMP) ## Regenerate docs/schema.md from the MetaData
 dbt-sources: $(STAMP) ## Regenerate docs/dbt/sources.yml (the mirror as a dbt source) from the MetaData
 	@mkdir -p docs/dbt
 	$(BIN)/python -m syncd.db.dbt_sources > docs/dbt/sources.yml
+
+webhook-schemas: $(STAMP) ## Regenerate docs/webhook-schemas/ (JSON Schemas of the webhook payloads)
+	$(BIN)/python -m syncd.webhook_schemas docs/webhook-schemas
 
 reference-data: $(STAMP) ## Regenerate tests/data/api_reference.json from the API reference text (REFERENCE=path/to/000_ef00f9208c72b086.txt)
 	$(BIN)/python -m tests.reference $(REFERENCE)

@@ -23,6 +23,9 @@ _ISO = re.compile(
     re.ASCII,  # \d would take any script's digits
 )
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+# The texts the parsers below accept (each matched whole), for the webhook JSON Schemas.
+DATETIME_PATTERNS = (_PLAIN.pattern, _ISO.pattern)
+DATE_PATTERN = _DATE.pattern
 
 Zone = dt.tzinfo | str
 
