@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -401,8 +401,6 @@ def _resources(names: Sequence[str]) -> list[Any]:
 def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import migrate
     from syncd.db.engine import open_database
-    from contextlib import nullcontext
-
     from syncd.report import LiveProgress, LogProgress, summary_table
     from syncd.sync import Progress, fewer_collections, sync, sync_options
 

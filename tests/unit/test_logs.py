@@ -130,7 +130,9 @@ def test_scheduler_chatter_is_held_at_warning_even_at_debug() -> None:
     stream = io.StringIO()
     _configure(stream)
     for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
-        logging.getLogger(name).info('Adding job tentatively -- it will be properly scheduled when the scheduler starts')
+        logging.getLogger(name).info(
+            "Adding job tentatively -- it will be properly scheduled when the scheduler starts"
+        )
         logging.getLogger(name).warning("Run time of job was missed by 0:00:02")
     out = stream.getvalue()
     assert "Adding job tentatively" not in out

@@ -97,7 +97,9 @@ def test_live_progress_keeps_the_last_count_of_calls_out_of_a_known_total() -> N
     assert "8/8 pages" in _screen(display)[0]
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [(0.4, "0:00"), (7, "0:07"), (750, "12:30"), (3723, "1:02:03")])
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0.4, "0:00"), (7, "0:07"), (750, "12:30"), (3723, "1:02:03")]
+)
 def test_duration(seconds: float, shown: str) -> None:
     assert duration(seconds) == shown
 
