@@ -14,13 +14,16 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import stamina
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from syncd.db.url import SECRET_OPTIONS
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 REDACTED = "[REDACTED]"
 
@@ -156,7 +159,7 @@ def configure_logging(
 
 
 @contextmanager
-def logs_written_to(stream: TextIO) -> Iterator[None]:
+def logs_written_to(stream: SupportsWrite[str]) -> Iterator[None]:
     """Log lines go to `stream` for the block, then back where they went: a live display hands in its
     console's writer, which prints each line above the display instead of through it."""
     handler = next((h for h in logging.getLogger().handlers if h.name == _HANDLER_NAME), None)

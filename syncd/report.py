@@ -97,7 +97,7 @@ class LiveProgress:
         )
         self._live.start()
         # FileProxy prints each whole line through the console, which puts it above the display.
-        self._logs = logs_written_to(FileProxy(console, self.stream))  # type: ignore[arg-type]
+        self._logs = logs_written_to(FileProxy(console, self.stream))
         self._logs.__enter__()
         return self
 
@@ -137,13 +137,12 @@ class LiveProgress:
             grid.add_column(justify=justify, no_wrap=True)
         with self._lock:
             rows = list(self._rows.values())
-        width = max((len(r.resource) for r in rows), default=0)
         for row in rows:
             finished = row.finished_at is not None
             total = row.pages_total if row.pages_total else (1 if finished else None)
             done = row.pages_done if row.pages_total else (1 if finished else 0)
             bar = ProgressBar(total=total, completed=done, width=24)
-            grid.add_row(row.resource.ljust(width), bar, *row.cells(now))
+            grid.add_row(row.resource, bar, *row.cells(now))
         return grid
 
 
