@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,7 +23,7 @@ import structlog
 from syncd import __version__
 from syncd.db.errors import DatabaseUnavailable, DataDirUnusable, EmbeddedDatabaseError, SchemaBehind
 from syncd.db.url import has_credentials
-from syncd.logs import configure_logging, redactor
+from syncd.logs import configure_logging, effective_level, redactor
 from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 
 log = structlog.get_logger(__name__)
@@ -66,6 +67,14 @@ def _common_options(*, as_defaults: bool) -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--log-format", metavar="FMT", default=default, help="auto, json, console [SYNCD_LOG_FORMAT]"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if as_defaults else argparse.SUPPRESS,
+        help="show info lines (-vv: debug); on a terminal only warnings show otherwise, "
+        "unless a log level is given",
     )
     return parser
 
@@ -404,17 +413,21 @@ def _resources(names: Sequence[str]) -> list[Any]:
 def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import migrate
     from syncd.db.engine import open_database
-    from syncd.report import LogProgress, TerminalProgress, summary_table
-    from syncd.sync import fewer_collections, sync, sync_options
+    from syncd.report import LiveProgress, LogProgress, summary_table
+    from syncd.sync import Progress, fewer_collections, sync, sync_options
 
     resources = _resources(args.resources)
     key = settings.require_api_key()
-    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else LogProgress()
     with open_database(settings) as database:
         migrate.require_current(database.engine)
+        # On a terminal one live display, cleared at the end: the summary table below replaces it.
+        display: AbstractContextManager[Progress] = (
+            LiveProgress(sys.stderr) if sys.stderr.isatty() else nullcontext(LogProgress())
+        )
         with (
             settings.api_client(api_key=key, unreachable_budget_s=ONE_SHOT_UNREACHABLE_S) as client,
             fewer_collections(),
+            display as progress,
         ):
             summary = sync(
                 database.engine,
@@ -533,7 +546,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         # Logging is not configured yet: settings decide how; say it plainly on stderr.
         _fail(parser, str(exc))
-    configure_logging(settings.log_level, settings.log_format, secrets=settings.secrets())
+    level = effective_level(
+        settings.log_level,
+        given="log_level" in settings.model_fields_set,
+        verbose=getattr(args, "verbose", 0),
+        terminal=sys.stderr.isatty(),
+    )
+    configure_logging(level, settings.log_format, secrets=settings.secrets())
     handler: Handler = args.handler
     try:
         return handler(args, settings)

@@ -43,7 +43,7 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
         "intent",
         help="Queue a write to SimplyMeet (prints the intent id).",
         description="Queue a write intent; `syncd replay` carries it to SimplyMeet. Prints the new "
-        "intent's id. A refused intent exits 2 with the reason.",
+        "intent's id alone (--json: its row). A refused intent exits 2 with the reason.",
     )
     intent_commands = intent.add_subparsers(dest="intent_command", metavar="KIND", required=True)
     parsers = {
@@ -80,6 +80,9 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
             type=_timestamp,
             metavar="TS",
             help="fail with 'conflict' instead if the event changed upstream since TS",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print the queued intent's row as JSON instead of its id"
         )
 
     intents = commands.add_parser(
@@ -180,7 +183,8 @@ def intent_payload(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_intent(args: argparse.Namespace, settings: Settings) -> int:
-    from syncd.db.intents import enqueue
+    """The id alone on stdout, for scripts (`id=$(syncd intent cancel 42)`); `--json`: the row."""
+    from syncd.db.intents import enqueue, get_intent
 
     with _queue(settings) as conn:
         intent_id = enqueue(
@@ -191,7 +195,11 @@ def _cmd_intent(args: argparse.Namespace, settings: Settings) -> int:
             idempotency_key=args.idempotency_key,
             expected_updated_at=args.expected_updated_at,
         )
-    print(intent_id)
+        intent = get_intent(conn, intent_id) if args.json else None
+    if intent is not None:
+        print(json.dumps(intent.as_dict(), indent=2, default=json_default))
+    else:
+        print(intent_id)
     return EXIT_OK
 
 

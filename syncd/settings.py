@@ -389,7 +389,12 @@ def load_settings(*, config_file: Path | None = None, overrides: Mapping[str, An
         layered = _Layered(**flags)
     except ValidationError as exc:
         raise SettingsError(_describe(exc, config_file)) from None
-    return Settings.model_construct(**{name: getattr(layered, name) for name in Settings.model_fields})
+    # model_fields_set keeps which settings were given (flag, env or file), not defaulted: a log level
+    # not given is quieter on a terminal (syncd.logs.effective_level).
+    return Settings.model_construct(
+        _fields_set=layered.model_fields_set,
+        **{name: getattr(layered, name) for name in Settings.model_fields},
+    )
 
 
 def standalone_settings(**values: Any) -> Settings:

@@ -68,6 +68,7 @@ class ProgressUpdate:
     pages_total: int | None  # None when unknown (incremental passes, bare-array lists)
     finished: bool = False
     status: RunStatus = "running"
+    objects: int = 0  # objects read so far in this run: stored, unchanged or rejected
 
 
 Progress = Callable[[ProgressUpdate], None]
@@ -633,8 +634,15 @@ class _ResourceRun:
     def _report(self, done: int, total: int | None, *, finished: bool = False) -> None:
         if self.progress is None:
             return
+        c = self.counts
         update = ProgressUpdate(
-            self.resource.name, self.outcome.mode, done, total, finished=finished, status=self.outcome.status
+            self.resource.name,
+            self.outcome.mode,
+            done,
+            total,
+            finished=finished,
+            status=self.outcome.status,
+            objects=c.inserted + c.updated + c.unchanged + c.rejected,
         )
         try:
             self.progress(update)

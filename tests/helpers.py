@@ -85,3 +85,60 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += dt.timedelta(**delta)
+
+
+def run_syncd_in_terminal(
+    *args: str, env: Mapping[str, str], columns: int = 120, lines: int = 50, timeout: float = 120
+) -> tuple[int, bytes]:
+    """Run the installed `syncd` on a pseudo-terminal, as in a person's terminal (stdin, stdout and
+    stderr all on it); returns the exit code and every byte it wrote, escape sequences included."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    executable = Path(sys.executable).with_name("syncd")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    terminal_env = {**env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
+    process = subprocess.Popen(
+        [str(executable), *args], stdin=slave, stdout=slave, stderr=slave, env=terminal_env, cwd=REPO_ROOT
+    )
+    os.close(slave)
+    written = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal and everything was read
+                    break
+                if not chunk:
+                    break
+                written += chunk
+            elif process.poll() is not None:
+                break
+        else:
+            raise AssertionError(f"syncd {' '.join(args)} did not finish within {timeout} s")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        os.close(master)
+    return process.returncode, bytes(written)
+
+
+def terminal_screen(written: bytes, columns: int = 120, lines: int = 50) -> list[str]:
+    """The screen `written` leaves on a terminal of that size: its lines, trailing blanks cut."""
+    import pyte
+
+    screen = pyte.Screen(columns, lines)
+    pyte.ByteStream(screen).feed(written)
+    shown = [line.rstrip() for line in screen.display]
+    while shown and not shown[-1]:
+        shown.pop()
+    return shown

@@ -69,3 +69,11 @@ def test_a_password_in_the_database_url_flag_is_refused(url: str, capsys: pytest
         assert "SYNCD_DATABASE_URL or" in err
         assert "SYNCD_DATABASE_URL_FILE" in err
         assert "CANARY" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [(["sync"], 0), (["-v", "sync"], 1), (["sync", "-v"], 1), (["sync", "-vv"], 2), (["-v", "status"], 1)],
+)
+def test_verbose_is_counted_before_or_after_the_command(argv: list[str], verbose: int) -> None:
+    assert build_parser().parse_args(argv).verbose == verbose

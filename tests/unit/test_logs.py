@@ -7,7 +7,7 @@ import logging
 import pytest
 import structlog
 
-from syncd.logs import REDACTED, Redactor, configure_logging
+from syncd.logs import REDACTED, Redactor, configure_logging, effective_level, logs_written_to
 from tests.helpers import CANARY_KEY
 
 pytestmark = pytest.mark.unit
@@ -106,3 +106,50 @@ def test_settings_teach_the_redactor_every_database_secret(monkeypatch: pytest.M
     out = stream.getvalue()
     assert out.count(REDACTED) >= 3
     assert canary not in out
+
+
+@pytest.mark.parametrize(
+    ("level", "given", "verbose", "terminal", "shown"),
+    [
+        ("info", False, 0, True, "warning"),  # a terminal: a person reads; only what needs them
+        ("info", False, 0, False, "info"),  # off a terminal: as configured, the default info
+        ("info", True, 0, True, "info"),  # --log-level info (or SYNCD_LOG_LEVEL, or the file)
+        ("debug", True, 0, True, "debug"),
+        ("error", True, 0, False, "error"),
+        ("info", False, 1, True, "info"),  # -v
+        ("info", False, 2, True, "debug"),  # -vv
+        ("error", True, 1, False, "info"),  # -v shows info whatever the configured level
+        ("debug", True, 1, True, "debug"),  # ... and never hides what the configured level shows
+    ],
+)
+def test_effective_level(level: str, given: bool, verbose: int, terminal: bool, shown: str) -> None:
+    assert effective_level(level, given=given, verbose=verbose, terminal=terminal) == shown
+
+
+def test_scheduler_chatter_is_held_at_warning_even_at_debug() -> None:
+    stream = io.StringIO()
+    _configure(stream)
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        logging.getLogger(name).info(
+            "Adding job tentatively -- it will be properly scheduled when the scheduler starts"
+        )
+        logging.getLogger(name).warning("Run time of job was missed by 0:00:02")
+    out = stream.getvalue()
+    assert "Adding job tentatively" not in out
+    assert out.count("was missed by") == 2
+
+
+def test_logs_written_to_takes_the_lines_for_a_while_then_gives_them_back() -> None:
+    usual, display = io.StringIO(), io.StringIO()
+    configure_logging("info", "json", stream=usual, secrets=[CANARY_KEY])
+    log = structlog.get_logger("syncd.test")
+    with logs_written_to(display):
+        log.warning("during.display", key=CANARY_KEY)
+        logging.getLogger("thirdparty").warning("stdlib during display")
+    log.warning("after.display")
+    assert "during.display" in display.getvalue()
+    assert "stdlib during display" in display.getvalue()
+    assert CANARY_KEY not in display.getvalue()  # still through the redactor
+    assert "during" not in usual.getvalue()
+    assert "after.display" in usual.getvalue()
+    assert "after.display" not in display.getvalue()

@@ -59,6 +59,18 @@ def test_flags_over_env_over_file_over_defaults(monkeypatch: pytest.MonkeyPatch,
     assert settings.log_format == "json"  # file beats default
 
 
+def test_settings_know_which_were_given_and_which_defaulted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A log level not given is quieter on a terminal (syncd.logs.effective_level): the default
+    `info` and an explicit `info` must be told apart, wherever the explicit one came from."""
+    assert "log_level" not in load_settings().model_fields_set
+    assert "log_level" in load_settings(overrides={"log_level": "info"}).model_fields_set
+    assert "log_level" in load_settings(config_file=_toml(tmp_path, 'log_level = "info"\n')).model_fields_set
+    monkeypatch.setenv("SYNCD_LOG_LEVEL", "info")
+    assert "log_level" in load_settings().model_fields_set
+
+
 def test_config_file_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SYNCD_CONFIG", str(_toml(tmp_path, 'log_level = "debug"\n')))
     assert load_settings().log_level == "debug"

@@ -6,11 +6,12 @@ import datetime as dt
 import io
 
 import pytest
+import structlog
 
 from syncd.api import ApiTransientError
 from syncd.db.state import RunCounts, key_text
 from syncd.logs import redactor
-from syncd.report import TerminalProgress, age, summary_table
+from syncd.report import LiveProgress, age, duration, summary_table
 from syncd.sync import ProgressUpdate, ResourceOutcome, SyncSummary, describe_error
 
 pytestmark = pytest.mark.unit
@@ -53,11 +54,67 @@ def test_summary_table_lists_counts_and_errors() -> None:
     assert not summary.ok
 
 
-def test_terminal_progress_redraws_one_line_and_ends_it() -> None:
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _screen(display: LiveProgress) -> list[str]:
+    from rich.console import Console
+
     out = io.StringIO()
-    bar = TerminalProgress(out, name_width=8)
-    bar(ProgressUpdate("events", "full", 1, 4))
-    bar(ProgressUpdate("events", "full", 4, 4, finished=True, status="succeeded"))
-    text = out.getvalue()
-    assert text.startswith("\revents   [######..................] 1/4 pages")
-    assert text.endswith("done (4 pages, full)" + " " * (80 - len("events   done (4 pages, full)")) + "\n")
+    Console(file=out, width=120, color_system=None).print(display._render())
+    return [line.rstrip() for line in out.getvalue().splitlines()]
+
+
+def test_live_progress_shows_a_row_per_resource_with_pages_objects_rate_and_eta() -> None:
+    clock = _Clock()
+    display = LiveProgress(io.StringIO(), clock=clock)  # not entered: rows are rendered by hand
+    display(ProgressUpdate("users", "full", 1, 1, objects=6))
+    clock.now += 0.5
+    display(ProgressUpdate("users", "full", 1, None, finished=True, status="succeeded", objects=6))
+    display(ProgressUpdate("events", "full", 5, 20, objects=500))
+    clock.now += 2.0  # 5 pages in 2 s: 15 more take 6 s
+    display(ProgressUpdate("polls", "incremental", 3, None, objects=300))
+    users, events, polls = _screen(display)
+    assert users.split()[0] == "users"
+    assert users.split()[-6:] == ["1/1", "page", "6", "objects", "12/s", "done"]
+    assert events.split()[-7:] == ["5/20", "pages", "500", "objects", "250/s", "eta", "0:06"]
+    assert polls.split()[-4:] == ["3", "pages", "300", "objects"]  # no total: no ETA, no rate yet
+    display(ProgressUpdate("events", "full", 20, None, finished=True, status="failed", objects=1800))
+    # Where it stopped, out of the known total; the rate over its whole run.
+    assert _screen(display)[1].split()[-6:] == ["5/20", "pages", "1,800", "objects", "900/s", "FAILED"]
+
+
+def test_live_progress_keeps_the_last_count_of_calls_out_of_a_known_total() -> None:
+    display = LiveProgress(io.StringIO(), clock=_Clock())
+    display(ProgressUpdate("event_type_availability", "full", 8, 8, objects=112))
+    # The closing update counts stored pages (a call may store several), not calls.
+    display(ProgressUpdate("event_type_availability", "full", 11, None, finished=True, status="succeeded"))
+    assert "8/8 pages" in _screen(display)[0]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0.4, "0:00"), (7, "0:07"), (750, "12:30"), (3723, "1:02:03")]
+)
+def test_duration(seconds: float, shown: str) -> None:
+    assert duration(seconds) == shown
+
+
+def test_live_progress_puts_log_lines_above_itself_and_gives_them_back() -> None:
+    """While the display shows, a log line goes through its console (above it), not through it."""
+    from syncd.logs import configure_logging
+
+    usual = io.StringIO()
+    configure_logging("info", "json", stream=usual)
+    shown = io.StringIO()
+    with LiveProgress(shown) as display:
+        display(ProgressUpdate("events", "full", 1, 2, objects=100))
+        structlog.get_logger("syncd.test").warning("during.display")
+    structlog.get_logger("syncd.test").warning("after.display")
+    assert "during.display" in shown.getvalue()
+    assert "during.display" not in usual.getvalue()
+    assert "after.display" in usual.getvalue()
