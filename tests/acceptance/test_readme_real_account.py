@@ -163,7 +163,9 @@ def test_the_readmes_real_account_path_runs_from_a_wheel(tmp_path: Path) -> None
             # 3. Check: settings and key ok; a new database needs `syncd db upgrade`, exit 1.
             checked = terminal.type(blocks[2])
             assert checked.returncode == 1, last_lines(checked)
-            settings, database, api = checked.stdout.splitlines()
+            lines = checked.stdout.splitlines()
+            assert len(lines) == 3, last_lines(checked)
+            settings, database, api = lines
             assert settings.startswith(f"ok    settings  api_url {api_url}"), settings
             assert database.startswith("FAIL  database"), database
             assert "schema at empty" in database, database
