@@ -134,21 +134,22 @@ def classify(address: IPAddress) -> str | None:
 
 
 def _addresses_within(address: IPAddress) -> list[IPAddress]:
-    """The address and every IPv4 address it carries. An IPv4-mapped or NAT64 address stands for its
-    IPv4 address (the kernel, or the DNS64 gateway, connects to that one); 6to4 and Teredo ones are
-    checked as themselves and as the IPv4 address they tunnel to."""
+    """The addresses that judge `address`: an IPv4 one itself; an IPv4-mapped or NAT64 address its
+    IPv4 address (the kernel, or the DNS64 gateway, connects to that one); a 6to4 or Teredo one the
+    IPv4 addresses it tunnels to (its own prefix is judged differently by Python releases, so the
+    policy does not lean on it); any other IPv6 address itself."""
     if isinstance(address, ipaddress.IPv4Address):
         return [address]
     if address.ipv4_mapped is not None:
         return [address.ipv4_mapped]
     if address in _NAT64:
         return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
-    found: list[IPAddress] = [address]
+    tunnelled: list[IPAddress] = []
     if address.sixtofour is not None:
-        found.append(address.sixtofour)
+        tunnelled.append(address.sixtofour)
     if address.teredo is not None:
-        found.extend(address.teredo)
-    return found
+        tunnelled.extend(address.teredo)
+    return tunnelled or [address]
 
 
 def _same(host: str, address: IPAddress) -> bool:

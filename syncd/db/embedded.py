@@ -205,10 +205,18 @@ def _server_account() -> pwd.struct_passwd:
     try:
         account = pwd.getpwnam(SERVER_ACCOUNT)
     except KeyError:
-        argv = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
+        # A root shell's PATH may lack the sbin folders (`env -i`, cron, some containers).
+        search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+        useradd = shutil.which("useradd", path=search) or "useradd"
+        argv = [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
         argv += ["--shell", "/usr/sbin/nologin", SERVER_ACCOUNT]
-        # Fixed arguments; root's own PATH finds the system tool.
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot create the system account {SERVER_ACCOUNT} for the embedded PostgreSQL: "
+                f"useradd: {exc.strerror}"
+            ) from None
         if result.returncode != 0:
             raise EmbeddedDatabaseError(
                 f"cannot create the system account {SERVER_ACCOUNT} for the embedded PostgreSQL: "

@@ -34,7 +34,11 @@ CHILD = textwrap.dedent(
 )
 # Run a command as another account. The ambient CAP_DAC_READ_SEARCH lets it read this venv's Python
 # wherever it lives (under /root, say); it grants no write and no say in who PostgreSQL admits.
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+# The tools sit in sbin folders a minimal PATH (`env -i`, some CI) leaves out.
+_SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+SETPRIV = shutil.which("setpriv", path=_SBIN_PATH) or "setpriv"
+RUNUSER = shutil.which("runuser", path=_SBIN_PATH) or "runuser"
+AS_NOBODY = [SETPRIV, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 AS_NOBODY += ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
 
 
@@ -162,9 +166,9 @@ def test_as_root_with_a_private_home_only_its_owner_connects(tmp_path: Path) -> 
         rules, admitted = _access_rules(server)
         assert rules == {("local", "peer", "map=syncd")}
         assert admitted == {SERVER_ACCOUNT, "root"}
-        owner = _psql(server.socket_dir, "SELECT current_user", ["runuser", "-u", SERVER_ACCOUNT, "--"])
+        owner = _psql(server.socket_dir, "SELECT current_user", [RUNUSER, "-u", SERVER_ACCOUNT, "--"])
         assert (owner.returncode, owner.stdout.strip()) == (0, "postgres"), owner.stderr
-        stranger = _psql(server.socket_dir, "SELECT current_user", ["runuser", "-u", "nobody", "--"])
+        stranger = _psql(server.socket_dir, "SELECT current_user", [RUNUSER, "-u", "nobody", "--"])
         assert stranger.returncode != 0
         assert "Permission denied" in stranger.stderr  # the 0700 socket folder stops it first
     finally:
@@ -193,7 +197,7 @@ def test_as_a_normal_user_no_other_account_connects() -> None:
         root = _psql(socket_dir, "SELECT 1", [])  # root passes any folder: the authentication must stop it
         assert root.returncode != 0
         assert 'Peer authentication failed for user "postgres"' in root.stderr
-        other = _psql(socket_dir, "SELECT 1", ["runuser", "-u", "daemon", "--"])
+        other = _psql(socket_dir, "SELECT 1", [RUNUSER, "-u", "daemon", "--"])
         assert other.returncode != 0
         assert "Permission denied" in other.stderr
         child.communicate("\n", timeout=30)
