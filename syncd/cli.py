@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 the job failed, 2 bad usage or bad settings. "
         "Run `syncd COMMAND --help` for each command.",
     )
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(
@@ -154,12 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--full", action="store_true", help="read everything and mark what is gone upstream as deleted"
     )
-    add(
+    status = add(
         commands,
         "status",
         _cmd_status,
         "Show who leads `syncd run`, the intent queue, and per resource: last success, its age, rows, last run.",
     )
+    status.add_argument("--json", action="store_true", help="machine-readable output (docs/sync.md)")
     add(
         commands,
         "run",
@@ -434,7 +436,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import health, migrate
     from syncd.db.engine import open_database
     from syncd.db.leader import who_leads
-    from syncd.report import status_table
+    from syncd.formatting import when
+    from syncd.report import status_document, status_table
     from syncd.sync import status
 
     with open_database(settings) as database:
@@ -443,14 +446,18 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         with database.engine.connect() as conn:
             leading, queue = who_leads(conn), health.intents_by_status(conn)
             oldest = health.oldest_pending_age_s(conn)
+    now = dt.datetime.now(dt.UTC)
+    if args.json:
+        print(json.dumps(status_document(leading, queue, oldest, statuses, now), indent=2))
+        return EXIT_OK
     if leading is None:
         print("leader    none (no `syncd run` holds the lead)")
     else:
-        since = f"{leading.backend_start:%Y-%m-%d %H:%M:%S %Z}"
+        since = when(leading.backend_start)
         print(f"leader    {leading.application_name} (session pid {leading.pid}, since {since})")
     depth = ", ".join(f"{count} {name}" for name, count in sorted(queue.items())) or "empty"
     print(f"intents   {depth}" + (f"; oldest pending {oldest:.0f}s old" if queue.get("pending") else ""))
-    print(status_table(statuses, dt.datetime.now(dt.UTC)))
+    print(status_table(statuses, now))
     return EXIT_OK
 
 

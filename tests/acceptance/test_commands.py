@@ -28,6 +28,9 @@ def test_version_and_python_dash_m() -> None:
     )
     assert module.returncode == 0
     assert module.stdout == result.stdout
+    # The flag every tool takes says the same, exit 0, without settings or a command.
+    flag = run_syncd("--version", env=clean_env({"SYNCD_LOG_FORMAT": "xml"}))
+    assert (flag.returncode, flag.stdout, flag.stderr) == (0, result.stdout, "")
 
 
 def test_help_lists_the_commands() -> None:
