@@ -285,15 +285,22 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.formatting import table
+
     shown = settings.masked()
     if args.json:
-        print(json.dumps(shown, indent=2, default=str))
+        document = {name: {"value": value, "source": settings.source(name)} for name, value in shown.items()}
+        print(json.dumps(document, indent=2, default=str))
         return EXIT_OK
-    width = max(len(name) for name in shown)
-    for name, value in shown.items():
-        print(
-            f"{name:<{width}}  {json.dumps(value, ensure_ascii=False, default=str) if value is not None else '-'}"
+    rows = [
+        (
+            name,
+            settings.source(name),
+            json.dumps(value, ensure_ascii=False, default=str) if value is not None else "-",
         )
+        for name, value in shown.items()
+    ]
+    print(table(("setting", "source", "value"), rows))
     return EXIT_OK
 
 
