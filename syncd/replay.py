@@ -28,7 +28,6 @@ Workers run in threads, each on its own database connection; the httpx client is
 from __future__ import annotations
 
 import datetime as dt
-import random
 import re
 import threading
 import time
@@ -50,6 +49,7 @@ from syncd.db.mirror import store as store_in_mirror
 from syncd.db.replay_store import ClaimedIntent
 from syncd.logs import redactor
 from syncd.resources import RESOURCES
+from syncd.retry import Backoff, ms_since
 from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -300,9 +300,9 @@ def decide(kind: str, error: BaseException | None) -> Decision:
 
 
 def backoff_s(options: ReplayOptions, attempt: int, retry_after: float | None = None) -> float:
-    """Full jitter after the `attempt`-th call, never shorter than the server's Retry-After."""
-    ceiling = min(options.backoff_cap_s, options.backoff_base_s * 2 ** max(attempt - 1, 0))
-    return max(random.uniform(0.0, ceiling), retry_after or 0.0)
+    """Full jitter after the `attempt`-th call (`syncd.retry.Backoff`), never shorter than the
+    server's Retry-After (up to the cap)."""
+    return Backoff(options.backoff_base_s, options.backoff_cap_s, jitter=1.0).delay_s(attempt, retry_after)
 
 
 # --- the pass --------------------------------------------------------------------------------------
@@ -554,7 +554,7 @@ class _Worker:
                 self.writes.read_request(intent.event_id),
                 outcome=outcome,
                 status_code=404 if event is None else 200,
-                duration_ms=_ms(started),
+                duration_ms=ms_since(started),
                 error=note,
             )
         log.info("intent.settled", intent_id=intent.id, kind=intent.kind, applied=applied is not False)
@@ -590,7 +590,7 @@ class _Worker:
                 self.writes.read_request(intent.event_id),
                 outcome="conflict",
                 status_code=404 if event is None else 200,
-                duration_ms=_ms(started),
+                duration_ms=ms_since(started),
                 error=reason,
             )
         self.fail(conn, intent, "conflict", reason)
@@ -623,7 +623,7 @@ class _Worker:
             write.send()
         except Exception as exc:
             error = exc
-        duration = _ms(started)
+        duration = ms_since(started)
         decision = decide(held[0].kind, error)
         if decision.outcome == "succeeded":
             # Recorded by `flush`, with the read-back into the mirror, in one transaction.
@@ -846,10 +846,6 @@ class _Done:
 
 UNREAD = _Unread()
 DONE = _Done()
-
-
-def _ms(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)
 
 
 # --- follow mode -----------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
     assert all(0.0 <= s <= 8.0 for s in samples)
     assert max(samples) > 4.0
     assert all(backoff_s(options, 1) <= 1.0 for _ in range(50))
-    assert backoff_s(options, 1, retry_after=30.0) == 30.0
+    assert backoff_s(options, 1, retry_after=5.0) == 5.0
+    assert backoff_s(options, 1, retry_after=30.0) == 8.0  # Retry-After honoured up to the cap
 
 
 def test_batch_key() -> None:
