@@ -34,8 +34,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from syncd.api import ApiClient, OnResponse
+from syncd.api.dispatcher import ApiDispatcher
 from syncd.db import feed, health, leader
 from syncd.db import webhooks as webhook_store
+from syncd.db.intent_queue import PostgresIntentQueue
 from syncd.metrics import CONTENT_TYPE, DaemonMetrics
 from syncd.replay import ReplayOptions, follow, replay_options
 from syncd.resources import SYNCED
@@ -347,8 +349,8 @@ class Daemon:
         self._supervise(
             "replay",
             lambda: follow(
-                self.engine,
-                self.client,
+                PostgresIntentQueue(self.engine, self.replay_options.api_timezone),
+                ApiDispatcher(self.client, self.replay_options.api_timezone),
                 self._replay_stop,
                 self.replay_options,
                 on_pass=self.metrics.observe_replay,
