@@ -220,7 +220,6 @@ class MemoryIntentQueue:
     attempts: list[MemoryAttempt] = field(default_factory=list)
     mirror: dict[int, JsonObject] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)
-    event_types: dict[int, int] = field(default_factory=dict)
     # Which session (sessions are numbered) ended; their claims are orphans.
     ended: set[int] = field(default_factory=set)
     # Counts method calls by name: tests check how many transactions a path costs.
@@ -466,7 +465,10 @@ class MemorySession:
         self.queue._news.set()
 
     def mirror_event_type_id(self, event_id: int) -> int | None:
-        return self.queue.event_types.get(event_id)
+        with self.queue._lock:
+            event_type = self.queue.mirror.get(event_id, {}).get("eventType")
+            found = event_type.get("id") if isinstance(event_type, dict) else None
+            return found if isinstance(found, int) else None
 
     def _rows_of(self, row_ids: Sequence[int]) -> list[MemoryAttempt]:
         wanted = set(row_ids)
