@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from syncd.cli import EXIT_OK, Handler, UsageError, non_negative_int
+from syncd.formatting import when
 from syncd.settings import Settings
 
 if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
@@ -78,9 +79,7 @@ def parse_kinds(values: Sequence[str]) -> list[str]:
 
 def describe(change: feed.Change) -> str:
     """One line: id, time, kind, object, and what changed (`state: active → canceled`)."""
-    head = (
-        f"#{change.id}  {change.occurred_at.isoformat()}  {change.kind}  {change.resource}/{change.object_id}"
-    )
+    head = f"#{change.id}  {when(change.occurred_at)}  {change.kind}  {change.resource}/{change.object_id}"
     if change.origin != "sync":
         head += f"  ({change.origin})"
     if not change.fields:

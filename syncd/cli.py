@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 the job failed, 2 bad usage or bad settings. "
         "Run `syncd COMMAND --help` for each command.",
     )
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(
@@ -163,12 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--full", action="store_true", help="read everything and mark what is gone upstream as deleted"
     )
-    add(
+    status = add(
         commands,
         "status",
         _cmd_status,
         "Show who leads `syncd run`, the intent queue, and per resource: last success, its age, rows, last run.",
     )
+    status.add_argument("--json", action="store_true", help="machine-readable output (docs/sync.md)")
     add(
         commands,
         "run",
@@ -194,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep replaying: wake on each new intent (NOTIFY) and sweep for retries; SIGINT/SIGTERM stop",
     )
+
+    completion = commands.add_parser(
+        "completion",
+        help="Print a shell completion script: bash or zsh (see the README for where to put it).",
+        description="Print a completion script for bash or zsh, generated from this command line's "
+        "own parser: it costs syncd nothing at start-up. bash: `syncd completion bash > "
+        "~/.local/share/bash-completion/completions/syncd`; zsh: `syncd completion zsh > "
+        "~/.zfunc/_syncd` (with ~/.zfunc on $fpath before compinit).",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+    completion.set_defaults(handler=None)
 
     demo = add(
         commands,
@@ -292,15 +305,22 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.formatting import table
+
     shown = settings.masked()
     if args.json:
-        print(json.dumps(shown, indent=2, default=str))
+        document = {name: {"value": value, "source": settings.source(name)} for name, value in shown.items()}
+        print(json.dumps(document, indent=2, default=str))
         return EXIT_OK
-    width = max(len(name) for name in shown)
-    for name, value in shown.items():
-        print(
-            f"{name:<{width}}  {json.dumps(value, ensure_ascii=False, default=str) if value is not None else '-'}"
+    rows = [
+        (
+            name,
+            settings.source(name),
+            json.dumps(value, ensure_ascii=False, default=str) if value is not None else "-",
         )
+        for name, value in shown.items()
+    ]
+    print(table(("setting", "source", "value"), rows))
     return EXIT_OK
 
 
@@ -447,7 +467,8 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import health, migrate
     from syncd.db.engine import open_database
     from syncd.db.leader import who_leads
-    from syncd.report import status_table
+    from syncd.formatting import when
+    from syncd.report import status_document, status_table
     from syncd.sync import status
 
     with open_database(settings) as database:
@@ -456,14 +477,18 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         with database.engine.connect() as conn:
             leading, queue = who_leads(conn), health.intents_by_status(conn)
             oldest = health.oldest_pending_age_s(conn)
+    now = dt.datetime.now(dt.UTC)
+    if args.json:
+        print(json.dumps(status_document(leading, queue, oldest, statuses, now), indent=2))
+        return EXIT_OK
     if leading is None:
         print("leader    none (no `syncd run` holds the lead)")
     else:
-        since = f"{leading.backend_start:%Y-%m-%d %H:%M:%S %Z}"
+        since = when(leading.backend_start)
         print(f"leader    {leading.application_name} (session pid {leading.pid}, since {since})")
     depth = ", ".join(f"{count} {name}" for name, count in sorted(queue.items())) or "empty"
     print(f"intents   {depth}" + (f"; oldest pending {oldest:.0f}s old" if queue.get("pending") else ""))
-    print(status_table(statuses, dt.datetime.now(dt.UTC)))
+    print(status_table(statuses, now))
     return EXIT_OK
 
 
@@ -538,6 +563,11 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "completion":  # before the settings: a script for the shell needs none
+        import shtab  # here: only this command uses it
+
+        print(shtab.complete(parser, shell=args.shell), end="")
+        return EXIT_OK
     if getattr(args, "database_url", None) and has_credentials(args.database_url):
         _fail(
             parser,

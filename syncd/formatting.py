@@ -17,8 +17,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def when(value: dt.datetime | None) -> str:
-    """`2026-11-25 15:04:25Z`, or `-`."""
-    return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    """`2026-11-25T15:04:25Z` (ISO 8601, UTC, to the second), or `-`: every time a person reads in
+    the commands' tables and lines has this one form; JSON output keeps full precision."""
+    return "-" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def one_line(text: str | None, width: int = 80) -> str:

@@ -6,7 +6,13 @@ from it (frozen into a migration; a test keeps the two equal). Both refuse exact
 intents with the same one-line message, in the same order of checks:
 
     kind → event_id → idempotency_key → payload is an object → no unexpected key
-    → each field in declared order → the kind's span (start before end) → the payload's size
+    → each field in declared order → the kind's span (start before end)
+    → not into the past (unless allow_past) → the payload's size
+
+"The past" is the database's `now()` (the INSERT's transaction start; Python is handed the same
+instant or reads its clock). A time with an offset is an instant; a plain `Y-m-d H:i:s` is in the
+zone syncd sends in, which the database does not know, so the trigger refuses it only when it is
+past in every zone (earlier than now less 14:59); `syncd intent` knows the zone and refuses exactly.
 
 The payload's size is PostgreSQL's measure, `octet_length(payload::text)`: the UTF-8 bytes of the
 jsonb text form (`{"key": value, ...}`, `", "` and `": "` between items, non-ASCII as is, control
@@ -36,6 +42,8 @@ MAX_EMAIL_CHARS = 254  # RFC 5321's longest path, less the angle brackets
 # 14:59), which the API's `Y-m-d H:i:s`, Python's strftime and PostgreSQL all handle; year 1 does not.
 YEARS = (2000, 2100)
 MAX_OFFSET_HOURS = 14  # the widest real UTC offset is +14:00 (Kiribati)
+# The widest offset a written date-time may carry: a plain time is this far from UTC at most.
+WIDEST_OFFSET = dt.timedelta(hours=MAX_OFFSET_HOURS, minutes=59)
 
 # Patterns without anchors, in the syntax Python's `re` and PostgreSQL's regular expressions share:
 # Python uses re.fullmatch, the trigger `~ '^(?:...)$'`. No \s or \d, whose meaning depends on locale.
@@ -64,12 +72,21 @@ class Field:
 
 @dataclass(frozen=True)
 class IntentKind:
-    """A kind of write intent: the payload it takes (keys in the API request DTO's order)."""
+    """A kind of write intent: the payload it takes (keys in the API request DTO's order), and how
+    the command line names it (`syncd intent no-show`: dashes, as commands are spelled)."""
 
     name: str
+    summary: str  # the help of its `syncd intent` command
     fields: tuple[Field, ...] = ()
     # Two date-time fields in the same form, the second after the first (a reschedule's start, end).
     span: tuple[str, str] | None = None
+    # A date-time field that may not be in the past at the INSERT, unless the intent allows it.
+    not_in_past: str | None = None
+    command: str | None = None  # the command-line spelling, when it is not the name
+
+    @property
+    def command_name(self) -> str:
+        return self.command or self.name
 
     @property
     def shape(self) -> str:
@@ -80,9 +97,14 @@ class IntentKind:
 INTENT_KINDS: dict[str, IntentKind] = {
     kind.name: kind
     for kind in (
-        IntentKind("cancel", (Field("reason", "string", False, max_chars=1_000),)),
+        IntentKind(
+            "cancel",
+            "Queue a cancellation of an event.",
+            (Field("reason", "string", False, max_chars=1_000),),
+        ),
         IntentKind(
             "reschedule",
+            "Queue a move of an event to a new start and end.",
             (
                 Field("start", "datetime", True),
                 Field("end", "datetime", True),
@@ -90,18 +112,24 @@ INTENT_KINDS: dict[str, IntentKind] = {
                 Field("userId", "id", False),
             ),
             span=("start", "end"),
+            not_in_past="start",
         ),
-        IntentKind("notes", (Field("notes", "string", True, max_chars=10_000),)),
+        IntentKind(
+            "notes",
+            "Queue new notes for an event (replacing its notes).",
+            (Field("notes", "string", True, max_chars=10_000),),
+        ),
         IntentKind(
             "invite",
+            "Queue an invitation of more participants (sends them e-mail).",
             (
                 Field("emails", "emails", True, max_items=100),
                 Field("message", "string", False, max_chars=2_000),
             ),
         ),
-        IntentKind("no_show"),
-        IntentKind("delete"),
-        IntentKind("resend_notification"),
+        IntentKind("no_show", "Queue marking an event as a no-show.", command="no-show"),
+        IntentKind("delete", "Queue deleting an event."),
+        IntentKind("resend_notification", "Queue resending an event's notification.", command="resend"),
     )
 }
 
@@ -126,6 +154,12 @@ OFFSET_DETAIL = f"offsets from -{MAX_OFFSET_HOURS}:59 to +{MAX_OFFSET_HOURS}:59"
 REAL_DATE_DETAIL = "months 01-12, days 01 to the month's last"
 SAME_FORM_HINT = "both Y-m-d H:i:s, or both ISO 8601 with an offset: a plain time's zone is syncd's setting"
 SIZE_DETAIL = "measured as octet_length(payload::text): the UTF-8 bytes of the jsonb text form"
+# The way out is in the DETAIL, which `syncd intent`'s one line shows.
+PAST_DETAIL = "set allow_past to queue it anyway (syncd intent reschedule --allow-past)"
+PLAIN_PAST_DETAIL = (
+    f"a Y-m-d H:i:s time counts as past when it is past in every zone (before now less "
+    f"{MAX_OFFSET_HOURS}:59); set allow_past to queue it anyway"
+)
 
 _PLAIN = re.compile(PLAIN_FORM)
 _ISO = re.compile(ISO_FORM)
@@ -143,9 +177,21 @@ class Refusal:
 
 
 def check_intent(
-    kind: str, event_id: int, payload: object, idempotency_key: str | None = None
+    kind: str,
+    event_id: int,
+    payload: object,
+    idempotency_key: str | None = None,
+    *,
+    allow_past: bool = False,
+    now: dt.datetime | None = None,
+    plain_zone: dt.tzinfo | None = None,
 ) -> Refusal | None:
-    """None when the INSERT trigger would accept the intent, else the trigger's own refusal."""
+    """None when the INSERT trigger would accept the intent, else the trigger's own refusal.
+
+    `now` is the database's `now()` to compare with (default: this clock). `plain_zone`, when known
+    (`syncd intent` knows the zone syncd sends in), reads a plain time exactly: a stricter check
+    than the trigger's, which cannot know it.
+    """
     declared = INTENT_KINDS.get(kind)
     if declared is None:
         return _refuse(f"unknown kind {_echo(kind)}", KNOWN_KINDS_DETAIL, KIND_HINT)
@@ -190,6 +236,19 @@ def check_intent(
                 )
             if instants[second] <= instants[first]:
                 return _refuse(f'{kind} payload "{second}" must be after "{first}"', span_detail)
+    field_name = declared.not_in_past
+    if field_name is not None and field_name in instants and not allow_past:
+        at, plain = instants[field_name], forms[field_name] == "plain"
+        if plain and plain_zone is not None:
+            past = at.replace(tzinfo=plain_zone) < (now or dt.datetime.now(dt.UTC))
+        else:
+            latest = at.replace(tzinfo=dt.UTC) + WIDEST_OFFSET if plain else at
+            past = latest < (now or dt.datetime.now(dt.UTC))
+        if past:
+            return _refuse(
+                f'{kind} payload "{field_name}" is in the past: {_echo(str(payload[field_name]))}',
+                PLAIN_PAST_DETAIL if plain and plain_zone is None else PAST_DETAIL,
+            )
     size = payload_bytes(payload)
     if size > MAX_PAYLOAD_BYTES:
         return _refuse(

@@ -79,13 +79,15 @@ def queue_intent(
     *,
     idempotency_key: str | None = None,
     expected_updated_at: dt.datetime | None = None,
+    allow_past: bool = False,
 ) -> int:
     """Queue one write intent and return its id.
 
     `kind` is one of `KINDS`, `payload` the API request DTO's keys (docs/write-back.md, "Kinds and
     payloads"; `{}` when omitted). Raises IntentRefused (one line: what and why) for an intent the
     queue refuses, IdempotencyKeyReused when `idempotency_key` already names a different decision;
-    the same key with the same decision returns the first intent's id.
+    the same key with the same decision returns the first intent's id. A reschedule whose start is
+    in the past is refused unless `allow_past` (the column of the same name in SQL).
     """
     with _connection(bind) as conn:
         return enqueue(
@@ -95,6 +97,7 @@ def queue_intent(
             {} if payload is None else payload,
             idempotency_key=idempotency_key,
             expected_updated_at=expected_updated_at,
+            allow_past=allow_past,
         )
 
 

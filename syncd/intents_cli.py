@@ -16,25 +16,17 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from sqlalchemy import Connection
 
 from syncd.cli import EXIT_OK, Handler, UsageError, positive_int
-from syncd.db.intents import KINDS, STATUSES, IntentError, WriteIntent
+from syncd.db.intents import STATUSES, IntentError, WriteIntent
 from syncd.formatting import json_default, one_line, table, when
+from syncd.intent_kinds import INTENT_KINDS
 from syncd.settings import Settings
 
 if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
     Add: TypeAlias = Callable[[SubParsers, str, Handler, str], argparse.ArgumentParser]
 
-# Command name -> (kind, help). Command names use dashes, kinds underscores, as each world expects.
-_INTENT_COMMANDS = {
-    "cancel": ("cancel", "Queue a cancellation of an event."),
-    "reschedule": ("reschedule", "Queue a move of an event to a new start and end."),
-    "notes": ("notes", "Queue new notes for an event (replacing its notes)."),
-    "invite": ("invite", "Queue an invitation of more participants (sends them e-mail)."),
-    "no-show": ("no_show", "Queue marking an event as a no-show."),
-    "delete": ("delete", "Queue deleting an event."),
-    "resend": ("resend_notification", "Queue resending an event's notification."),
-}
-assert {kind for kind, _ in _INTENT_COMMANDS.values()} == set(KINDS)
+# Command name -> (kind, help), from the declaration: commands use dashes, kinds underscores.
+_INTENT_COMMANDS = {kind.command_name: (kind.name, kind.summary) for kind in INTENT_KINDS.values()}
 
 
 def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> None:
@@ -61,6 +53,11 @@ def add_commands(commands: SubParsers, db_commands: SubParsers, add: Add) -> Non
             required=True,
             help="'Y-m-d H:i:s' (UTC unless configured) or ISO 8601 with an offset",
         )
+    reschedule.add_argument(
+        "--allow-past",
+        action="store_true",
+        help="queue it even though --start is in the past (refused otherwise)",
+    )
     reschedule.add_argument("--event-type-id", type=_integer, metavar="N", help="move it to this event type")
     reschedule.add_argument("--user-id", type=_integer, metavar="N", help="give it to this user")
     parsers["notes"].add_argument("--text", required=True, help="the new notes ('' clears them)")
@@ -184,6 +181,7 @@ def intent_payload(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_intent(args: argparse.Namespace, settings: Settings) -> int:
     """The id alone on stdout, for scripts (`id=$(syncd intent cancel 42)`); `--json`: the row."""
+    from syncd.api.dates import resolve_zone
     from syncd.db.intents import enqueue, get_intent
 
     with _queue(settings) as conn:
@@ -194,6 +192,9 @@ def _cmd_intent(args: argparse.Namespace, settings: Settings) -> int:
             intent_payload(args),
             idempotency_key=args.idempotency_key,
             expected_updated_at=args.expected_updated_at,
+            allow_past=getattr(args, "allow_past", False),
+            # The zone syncd sends plain times in: "the past" is exact here, not the trigger's margin.
+            plain_zone=resolve_zone(settings.api_timezone),
         )
         intent = get_intent(conn, intent_id) if args.json else None
     if intent is not None:

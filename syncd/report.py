@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
-from syncd.db.state import ResourceStatus
+from syncd.db.intents import STATUSES as INTENT_STATUSES
+from syncd.db.leader import Leader
+from syncd.db.state import LastRun, ResourceStatus
 from syncd.formatting import table, when
 from syncd.logs import logs_written_to
 from syncd.sync import ProgressUpdate, SyncSummary
@@ -185,7 +187,7 @@ def summary_table(summary: SyncSummary) -> str:
     rows = [
         (
             o.resource,
-            o.mode + (" (fell back)" if o.fell_back_to_full else "") + (" (resumed)" if o.resumed else ""),
+            o.mode_label,
             o.status,
             *(
                 str(getattr(o.counts, n))
@@ -207,7 +209,9 @@ def status_table(statuses: Sequence[ResourceStatus], now: dt.datetime) -> str:
         success = s.cursor.last_success_at if s.cursor is not None else None
         run = s.last_run
         outcome = (
-            "-" if run is None else f"{run.status} ({run.mode}, {when(run.finished_at or run.started_at)})"
+            "-"
+            if run is None
+            else f"{run.status} ({run_mode(run)}, {when(run.finished_at or run.started_at)})"
         )
         rows.append(
             (
@@ -233,3 +237,60 @@ def age(when: dt.datetime | None, now: dt.datetime) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def run_mode(run: LastRun) -> str:
+    """A recorded run's mode, or `before fetching` for a failed one that stored no page."""
+    return "before fetching" if run.status == "failed" and run.counts.pages == 0 else run.mode
+
+
+def status_document(
+    leader: Leader | None,
+    intents: Mapping[str, int],
+    oldest_pending_s: float,
+    statuses: Sequence[ResourceStatus],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """`syncd status --json`: the same facts as the text, times in full ISO 8601 (docs/sync.md)."""
+    return {
+        "checked_at": now.isoformat(),
+        "leader": None
+        if leader is None
+        else {
+            "application_name": leader.application_name,
+            "pid": leader.pid,
+            "client_addr": leader.client_addr,
+            "since": leader.backend_start.isoformat(),
+        },
+        "intents": {
+            "by_status": {name: intents.get(name, 0) for name in INTENT_STATUSES},
+            "oldest_pending_age_s": round(oldest_pending_s, 3) if intents.get("pending") else None,
+        },
+        "resources": [_resource_document(s, now) for s in statuses],
+    }
+
+
+def _resource_document(s: ResourceStatus, now: dt.datetime) -> dict[str, Any]:
+    success = s.cursor.last_success_at if s.cursor is not None else None
+    run = s.last_run
+    return {
+        "resource": s.resource,
+        "last_success_at": None if success is None else success.isoformat(),
+        "age_s": None if success is None else round(max(0.0, (now - success).total_seconds()), 3),
+        "live": s.live,
+        "deleted": s.deleted,
+        "rejected": s.rejected,
+        "last_run": None
+        if run is None
+        else {
+            "id": run.id,
+            "status": run.status,
+            "mode": run.mode,
+            "fetched": run.counts.pages > 0,
+            "fell_back_to_full": run.fell_back_to_full,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": None if run.finished_at is None else run.finished_at.isoformat(),
+            "error": run.error,
+            "counts": run.counts.as_dict(),
+        },
+    }

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -34,6 +34,8 @@ DEFAULT_API_URL = "https://secure.simplymeet.me"
 
 # Settings that also have a command-line flag (secrets never do: `ps` would show them).
 FLAG_SETTINGS = frozenset({"api_url", "database_url", "data_dir", "log_level", "log_format"})
+# A secret that may be read from the file another setting names: that setting is then its source.
+SECRET_FILES = {"api_key": "api_key_file", "database_url": "database_url_file"}
 
 
 class SettingsError(Exception):
@@ -163,6 +165,9 @@ class Settings(BaseSettings):
         default=False,
         description="Allow a plain http:// api_url to a host that is not loopback (the API key travels in clear).",
     )
+
+    # Where each value came from (`load_settings` fills it): flag, env, file, default, or a *_FILE setting.
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("api_rate_limit_per_s")
     @classmethod
@@ -320,6 +325,11 @@ class Settings(BaseSettings):
                 shown[name] = value
         return shown
 
+    def source(self, name: str) -> str:
+        """Where setting `name` came from: `flag`, `env`, `file` (the TOML file), `default`, or for a
+        secret read from a file, the setting that names the file (`api_key_file`)."""
+        return self._sources.get(name, "default")
+
     def secrets(self) -> list[str]:
         """Strings that must never appear in output: the log redactor is fed from here."""
         found: list[str] = []
@@ -391,10 +401,32 @@ def load_settings(*, config_file: Path | None = None, overrides: Mapping[str, An
         raise SettingsError(_describe(exc, config_file)) from None
     # model_fields_set keeps which settings were given (flag, env or file), not defaulted: a log level
     # not given is quieter on a terminal (syncd.logs.effective_level).
-    return Settings.model_construct(
+    settings = Settings.model_construct(
         _fields_set=layered.model_fields_set,
         **{name: getattr(layered, name) for name in Settings.model_fields},
     )
+    settings._sources = _sources(flags, file_values, settings)
+    return settings
+
+
+def _sources(flags: Mapping[str, Any], file_values: Mapping[str, Any], settings: Settings) -> dict[str, str]:
+    """Which layer supplied each setting, in load_settings' order (an empty variable is no value)."""
+    # Case-insensitive, as pydantic-settings reads the environment.
+    env = {key.upper() for key, value in os.environ.items() if value}
+    sources = {}
+    for name in Settings.model_fields:
+        if name in flags:
+            sources[name] = "flag"
+        elif f"{ENV_PREFIX}{name.upper()}" in env:
+            sources[name] = "env"
+        elif name in file_values:
+            sources[name] = "file"
+        else:
+            sources[name] = "default"
+    for secret, file_setting in SECRET_FILES.items():
+        if sources[secret] == "default" and getattr(settings, secret) is not None:
+            sources[secret] = file_setting
+    return sources
 
 
 def standalone_settings(**values: Any) -> Settings:

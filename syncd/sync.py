@@ -110,6 +110,19 @@ class ResourceOutcome:
     fell_back_to_full: bool = False
     resumed: bool = False
     error: str | None = None
+    fetched: bool = False  # this run stored at least one page: else its mode is a plan, not what ran
+
+    @property
+    def mode_label(self) -> str:
+        """What ran, for people: `incremental`, `full (fell back)`, `full (resumed)`; `not run` for a
+        resource that never started, `failed before fetching` for one that stored no page."""
+        if self.status == "failed" and not self.fetched:
+            return "not run" if self.run_id is None else "failed before fetching"
+        return (
+            self.mode
+            + (" (fell back)" if self.fell_back_to_full else "")
+            + (" (resumed)" if self.resumed else "")
+        )
 
 
 @dataclass
@@ -601,6 +614,7 @@ class _ResourceRun:
             )
             state.add_run_counts(conn, run_id, delta)
         self.counts.add(delta)
+        self.outcome.fetched = True
         # Map the next pages ahead while most objects are new or changed (a first sync); hash only
         # while they are unchanged, where mapping ahead would be wasted.
         self.map_ahead = 2 * (result.counts.inserted + result.counts.updated) >= result.counts.unchanged

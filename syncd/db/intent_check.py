@@ -28,13 +28,16 @@ from syncd.intent_kinds import (
     MAX_OFFSET_HOURS,
     MAX_PAYLOAD_BYTES,
     OFFSET_DETAIL,
+    PAST_DETAIL,
     PLAIN_FORM,
+    PLAIN_PAST_DETAIL,
     REAL_DATE_DETAIL,
     REFUSED,
     SAME_FORM_HINT,
     SIZE_DETAIL,
     TIME_OF_DAY_DETAIL,
     UNEXPECTED_KEY_HINT,
+    WIDEST_OFFSET,
     YEARS,
     YEARS_DETAIL,
 )
@@ -50,6 +53,7 @@ DECLARE
     spec jsonb;
     shape text;
     span text[];
+    past_field text;
     item jsonb;
     key text;
     kind_of text;
@@ -76,6 +80,9 @@ BEGIN
     END;
     span := CASE NEW.kind
 @SPANS@
+    END;
+    past_field := CASE NEW.kind
+@PASTS@
     END;
     IF spec IS NULL THEN
         RAISE EXCEPTION '@REFUSED@: unknown kind %', left(to_jsonb(NEW.kind)::text, 60)
@@ -242,6 +249,22 @@ BEGIN
         END IF;
     END IF;
 
+    -- Not into the past at the INSERT, unless allowed. A plain time's zone is syncd's setting, which
+    -- this function does not know: it is past only when it is past in every zone.
+    IF past_field IS NOT NULL AND TG_OP = 'INSERT' AND NEW.allow_past IS NOT TRUE AND forms ? past_field THEN
+        IF forms ->> past_field = 'plain'
+                AND (instants ->> past_field)::numeric + @WIDEST_OFFSET_S@ < extract(epoch FROM now()) THEN
+            RAISE EXCEPTION '@REFUSED@: % payload "%" is in the past: %', NEW.kind, past_field,
+                    left((NEW.payload -> past_field)::text, 60)
+                USING @USING@, COLUMN = 'payload', DETAIL = @PLAIN_PAST_DETAIL@;
+        END IF;
+        IF forms ->> past_field = 'iso' AND (instants ->> past_field)::numeric < extract(epoch FROM now()) THEN
+            RAISE EXCEPTION '@REFUSED@: % payload "%" is in the past: %', NEW.kind, past_field,
+                    left((NEW.payload -> past_field)::text, 60)
+                USING @USING@, COLUMN = 'payload', DETAIL = @PAST_DETAIL@;
+        END IF;
+    END IF;
+
     -- Last, once every value is text, a whole number or a list of text: Python measures the same form.
     size := octet_length(NEW.payload::text);
     IF size > @MAX_PAYLOAD_BYTES@ THEN
@@ -257,7 +280,7 @@ $fn$
 
 def render_validate_function() -> str:
     """`CREATE OR REPLACE FUNCTION syncd.write_intents_validate()`, from the declared kinds and limits."""
-    specs, shapes, spans = [], [], []
+    specs, shapes, spans, pasts = [], [], [], []
     for kind in INTENT_KINDS.values():
         spec = [[f.name, f.type, f.required, f.max_chars or f.max_items] for f in kind.fields]
         specs.append(f"        WHEN {_literal(kind.name)} THEN {_literal(json.dumps(spec))}")
@@ -268,10 +291,16 @@ def render_validate_function() -> str:
             spans.append(
                 f"        WHEN {_literal(kind.name)} THEN ARRAY[{', '.join(map(_literal, kind.span))}]"
             )
+        if kind.not_in_past is not None:
+            pasts.append(f"        WHEN {_literal(kind.name)} THEN {_literal(kind.not_in_past)}")
     values = {
         "SPECS": "\n".join(specs),
         "SHAPES": "\n".join(shapes),
         "SPANS": "\n".join(spans),
+        "PASTS": "\n".join(pasts),
+        "WIDEST_OFFSET_S": str(int(WIDEST_OFFSET.total_seconds())),
+        "PLAIN_PAST_DETAIL": _literal(PLAIN_PAST_DETAIL),
+        "PAST_DETAIL": _literal(PAST_DETAIL),
         "REFUSED": REFUSED,
         "USING": _USING,
         "KNOWN_KINDS": _literal(KNOWN_KINDS_DETAIL),

@@ -1,7 +1,7 @@
 """The write-back queue: `syncd.write_intents` (what a CRM decided) and `syncd.intent_attempts` (the audit trail).
 
 A CRM inserts `(kind, event_id, payload)`; defaults fill the rest. A trigger refuses bad intents at
-the INSERT (rendered from `syncd.intent_kinds`, frozen in migration 0008) and another announces new
+the INSERT (rendered from `syncd.intent_kinds`, frozen in migration 0011) and another announces new
 ones with NOTIFY; syncd replays them. `enqueue` checks in Python first, with the same rules and words.
 
 The operator's statements live here too, each a named function: enqueue, list, retry, withdraw,
@@ -20,6 +20,7 @@ import structlog
 from psycopg import sql
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -54,7 +55,7 @@ PAYLOADS: dict[str, tuple[tuple[str, bool], ...]] = {
 # What the trigger's refusals start with (SQLSTATE 23514, check_violation).
 REFUSED_PREFIX = f"{REFUSED}: "
 # The columns a CRM may set; the rest are syncd's bookkeeping (see grant_writer).
-WRITABLE_COLUMNS = ("kind", "event_id", "payload", "idempotency_key", "expected_updated_at")
+WRITABLE_COLUMNS = ("kind", "event_id", "payload", "idempotency_key", "expected_updated_at", "allow_past")
 
 write_intents = Table(
     "write_intents",
@@ -75,6 +76,13 @@ write_intents = Table(
         "expected_updated_at",
         DateTime(timezone=True),
         comment="Optional conflict guard: fail with reason 'conflict' if the event changed upstream since.",
+    ),
+    Column(
+        "allow_past",
+        Boolean,
+        nullable=False,
+        server_default=text("false"),
+        comment="true: a reschedule may start in the past (refused at the INSERT otherwise).",
     ),
     Column(
         "status", Text, nullable=False, server_default="pending", comment=f"One of {', '.join(STATUSES)}."
@@ -192,6 +200,7 @@ class WriteIntent:
     payload: dict[str, Any]
     idempotency_key: str | None
     expected_updated_at: dt.datetime | None
+    allow_past: bool
     status: str
     attempts: int
     created_at: dt.datetime
@@ -239,13 +248,20 @@ def enqueue(
     payload: dict[str, Any],
     idempotency_key: str | None = None,
     expected_updated_at: dt.datetime | None = None,
+    *,
+    allow_past: bool = False,
+    plain_zone: dt.tzinfo | None = None,
 ) -> int:
     """Insert one intent and return its id; a refusal (Python's, or the trigger's) becomes IntentRefused.
 
     With an idempotency key already in the queue, returns that intent's id when it is the same
-    decision (kind, event, payload) and raises IdempotencyKeyReused when it is not.
+    decision (kind, event, payload) and raises IdempotencyKeyReused when it is not. `plain_zone`:
+    the zone of plain date-times, when the caller knows it (see `check_intent`).
     """
-    refusal = check_intent(kind, event_id, payload, idempotency_key)
+    now = conn.execute(select(func.now())).scalar_one()  # the trigger's "now", for the same answer
+    refusal = check_intent(
+        kind, event_id, payload, idempotency_key, allow_past=allow_past, now=now, plain_zone=plain_zone
+    )
     if refusal is not None:
         raise IntentRefused(refusal.message, refusal.detail, refusal.hint)
     statement = (
@@ -256,6 +272,7 @@ def enqueue(
             payload=payload,
             idempotency_key=idempotency_key,
             expected_updated_at=expected_updated_at,
+            allow_past=allow_past,
         )
         .on_conflict_do_nothing(index_elements=[write_intents.c.idempotency_key])
         .returning(write_intents.c.id)

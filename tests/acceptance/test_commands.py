@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,9 @@ def test_version_and_python_dash_m() -> None:
     )
     assert module.returncode == 0
     assert module.stdout == result.stdout
+    # The flag every tool takes says the same, exit 0, without settings or a command.
+    flag = run_syncd("--version", env=clean_env({"SYNCD_LOG_FORMAT": "xml"}))
+    assert (flag.returncode, flag.stdout, flag.stderr) == (0, result.stdout, "")
 
 
 def test_help_lists_the_commands() -> None:
@@ -51,13 +56,33 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert "dbpassw0rd-canary" not in result.stdout + result.stderr
     assert "db.internal:5432/mirror" in result.stdout
     as_json = run_syncd("config", "show", "--json", env=env)
-    assert '"api_key": "****' in as_json.stdout
+    shown = json.loads(as_json.stdout)
+    assert shown["api_key"]["value"].startswith("****")
+    assert shown["api_key"]["source"] == "env"
 
 
 def test_flags_after_the_command_override_env(tmp_path: Path) -> None:
     env = clean_env({"SYNCD_DATA_DIR": str(tmp_path / "from-env")}, home=tmp_path)
     result = run_syncd("config", "show", "--data-dir", str(tmp_path / "from-flag"), env=env)
-    assert str(tmp_path / "from-flag") in result.stdout
+    assert re.search(
+        rf"^data_dir\s+flag\s+\"{re.escape(str(tmp_path / 'from-flag'))}\"$", result.stdout, re.M
+    )
+
+
+def test_config_show_says_where_each_value_came_from(tmp_path: Path) -> None:
+    config = tmp_path / "syncd.toml"
+    config.write_text('log_level = "debug"\napi_url = "https://file.example"\n')
+    env = clean_env({"SYNCD_CONFIG": str(config), "SYNCD_API_URL": "https://env.example"}, home=tmp_path)
+    text = run_syncd("config", "show", env=env)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0].split() == ["setting", "source", "value"]
+    rows = {line.split()[0]: line.split()[1:] for line in text.stdout.splitlines()[1:]}
+    assert rows["api_url"] == ["env", '"https://env.example"']
+    assert rows["log_level"] == ["file", '"debug"']
+    assert rows["log_format"] == ["default", '"auto"']
+    as_json = json.loads(run_syncd("config", "show", "--json", "--log-level", "error", env=env).stdout)
+    assert as_json["log_level"] == {"value": "error", "source": "flag"}
+    assert as_json["availability_days"] == {"value": 14, "source": "default"}
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -77,7 +78,9 @@ def test_database_url_file(database_url: URL, tmp_path: Path) -> None:
     shown = run_syncd("config", "show", "--json", env=env)
     status = run_syncd("db", "status", "--log-level", "debug", env=env)
     _assert_no_canary(shown, status)
-    assert f'"database_url_file": "{url_file}"' in shown.stdout
+    shown_json = json.loads(shown.stdout)
+    assert shown_json["database_url_file"] == {"value": str(url_file), "source": "env"}
+    assert shown_json["database_url"]["source"] == "database_url_file"
     assert status.returncode == 0, status.stderr
 
     url_file.write_text(f"postgresql://u:{CANARY}@db/x?bogus=1")

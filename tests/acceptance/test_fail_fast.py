@@ -4,6 +4,7 @@ and bad settings of any kind (2), each one line on stderr, never a traceback."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -57,6 +58,14 @@ def test_an_unreachable_api_fails_a_one_shot_sync_within_15s(database_url: URL, 
     assert "api.retry" not in events
     assert CANARY_KEY not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+    # The resource tried claims no mode it never ran; the ones after it were not attempted.
+    status = run_syncd("status", env=env)
+    assert re.search(r"^users\s.*\sfailed \(before fetching, \S+Z\)", status.stdout, re.M), status.stdout
+    document = json.loads(run_syncd("status", "--json", env=env).stdout)
+    runs = {r["resource"]: r["last_run"] for r in document["resources"]}
+    assert runs["users"]["status"] == "failed"
+    assert runs["users"]["fetched"] is False
+    assert runs["events"] is None
 
 
 def test_a_refused_key_exits_2_after_one_request(database_url: URL, tmp_path: Path) -> None:

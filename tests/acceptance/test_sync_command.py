@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,9 +44,26 @@ def test_sync_then_status(sandbox_url: str, database_url: URL, tmp_path: Path) -
     status = run_syncd("status", env=env)
     assert status.returncode == 0, status.stderr
     assert re.search(
-        r"^events\s+\S+ \S+\s+\d+s\s+120\s+0\s+0\s+succeeded \(incremental", status.stdout, re.M
+        r"^events\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\d+s\s+120\s+0\s+0\s+succeeded \(incremental, "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)",
+        status.stdout,
+        re.M,
     ), status.stdout
-    for result in (first, second, status):
+    as_json = run_syncd("status", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["leader"] is None
+    assert document["intents"] == {
+        "by_status": {"pending": 0, "in_flight": 0, "succeeded": 0, "failed": 0, "withdrawn": 0},
+        "oldest_pending_age_s": None,
+    }
+    [events] = [r for r in document["resources"] if r["resource"] == "events"]
+    assert (events["live"], events["deleted"], events["rejected"]) == (120, 0, 0)
+    assert events["last_run"]["status"] == "succeeded"
+    assert events["last_run"]["mode"] == "incremental"
+    assert events["last_run"]["counts"]["unchanged"] == 100
+    assert dt.datetime.fromisoformat(events["last_success_at"]).tzinfo is not None
+    for result in (first, second, status, as_json):
         assert CANARY_KEY not in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -138,3 +140,65 @@ def test_python_refuses_what_postgresql_could_not_hold_or_would_refuse(
 def test_the_write_back_page_shows_the_declared_limits() -> None:
     page = (Path(__file__).parents[2] / "docs" / "write-back.md").read_text(encoding="utf-8")
     assert limits_table() in page
+
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _reschedule(start: str, end: str = "2031-01-01 00:00:00") -> dict[str, str]:
+    if "T" in start:
+        end = "2031-01-01T00:00:00Z"
+    return {"start": start, "end": end}
+
+
+@pytest.mark.parametrize(
+    ("start", "zone", "refused"),
+    [
+        ("2026-12-01T11:59:59Z", None, True),  # an instant: exactly
+        ("2026-12-01T12:00:00Z", None, False),  # now is not the past
+        ("2026-12-01T13:59:59+02:00", None, True),
+        ("2026-12-01 00:00:00", None, False),  # plain: 12 hours ago in UTC, still ahead somewhere
+        ("2026-11-30 21:00:59", None, True),  # plain: past in every zone (before now less 14:59)
+        ("2026-11-30 21:01:00", None, False),
+        ("2026-12-01 11:00:00", dt.UTC, True),  # the zone known (the command line): exactly
+        ("2026-12-01 11:00:00", ZoneInfo("America/New_York"), False),  # 16:00 UTC
+    ],
+)
+def test_a_reschedule_into_the_past_is_refused_unless_allowed(
+    start: str, zone: dt.tzinfo | None, refused: bool
+) -> None:
+    refusal = check_intent("reschedule", 1, _reschedule(start), now=NOW, plain_zone=zone)
+    if not refused:
+        assert refusal is None
+        return
+    assert refusal is not None
+    assert refusal.message == f'write intent refused: reschedule payload "start" is in the past: "{start}"'
+    assert "allow_past" in str(refusal.detail)
+    assert ("every zone" in str(refusal.detail)) == (" " in start and zone is None)
+    assert (
+        check_intent("reschedule", 1, _reschedule(start), allow_past=True, now=NOW, plain_zone=zone) is None
+    )
+
+
+def test_the_past_is_checked_after_the_span_and_only_for_the_declared_field() -> None:
+    backwards = check_intent(
+        "reschedule", 1, _reschedule("2020-01-01 10:00:00", "2020-01-01 09:00:00"), now=NOW
+    )
+    assert backwards is not None
+    assert backwards.message.endswith('"end" must be after "start"')
+    assert [k.name for k in INTENT_KINDS.values() if k.not_in_past] == ["reschedule"]
+    sql = render_validate_function()
+    assert "WHEN 'reschedule' THEN 'start'" in sql
+    assert "TG_OP = 'INSERT' AND NEW.allow_past IS NOT TRUE" in sql
+    assert f"+ {14 * 3600 + 59 * 60} < extract(epoch FROM now())" in sql
+
+
+def test_the_command_line_spelling_is_declared_beside_the_kind() -> None:
+    spelled = {kind.name: kind.command_name for kind in INTENT_KINDS.values()}
+    assert spelled["no_show"] == "no-show"
+    assert spelled["resend_notification"] == "resend"
+    assert spelled["cancel"] == "cancel"
+    page = (Path(__file__).parents[2] / "docs" / "write-back.md").read_text(encoding="utf-8")
+    for kind, command in spelled.items():
+        # The kinds table: the database's kind, then the command that queues it.
+        assert f"| `{kind}` | `syncd intent {command}` |" in page, kind

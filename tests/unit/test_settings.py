@@ -291,3 +291,48 @@ def test_webhook_allow_cidrs_from_env_and_file_are_checked_one_line(
         assert message.startswith("invalid setting webhook_allow_cidrs [SYNCD_WEBHOOK_ALLOW_CIDRS]: ")
         assert problem in message
         assert "\n" not in message
+
+
+def test_each_value_knows_its_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "api-key"
+    key_file.write_text("k" * 20)
+    config = _toml(tmp_path, 'api_url = "https://file.example"\nlog_level = "error"\navailability_days = 3\n')
+    monkeypatch.setenv("SYNCD_API_URL", "https://env.example")
+    monkeypatch.setenv("syncd_log_level", "warning")  # pydantic-settings reads names in any case
+    monkeypatch.setenv("SYNCD_API_KEY_FILE", str(key_file))
+    monkeypatch.setenv("SYNCD_LOG_FORMAT", "")  # empty: no value, as pydantic-settings ignores it
+    monkeypatch.delenv("SYNCD_INCREMENTAL_OVERLAP_S", raising=False)
+    settings = load_settings(
+        config_file=config, overrides={"api_url": "https://flag.example", "data_dir": None}
+    )
+    assert (settings.api_url, settings.log_level, settings.availability_days) == (
+        "https://flag.example",
+        "warning",
+        3,
+    )
+    assert {
+        name: settings.source(name)
+        for name in (
+            "api_url",
+            "log_level",
+            "availability_days",
+            "api_key",
+            "api_key_file",
+            "log_format",
+            "data_dir",
+            "incremental_overlap_s",
+            "database_url",
+        )
+    } == {
+        "api_url": "flag",
+        "log_level": "env",
+        "availability_days": "file",
+        "api_key": "api_key_file",  # read from the file that setting names
+        "api_key_file": "env",
+        "log_format": "default",
+        "data_dir": "default",  # a flag not given is no flag
+        "incremental_overlap_s": "default",
+        "database_url": "default",
+    }
+    monkeypatch.setenv("SYNCD_API_KEY", "e" * 20)  # the key itself wins over the file
+    assert load_settings().source("api_key") == "env"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import re
 
 import pytest
 import structlog
 
 from syncd.api import ApiTransientError
-from syncd.db.state import RunCounts, key_text
+from syncd.db.leader import Leader
+from syncd.db.state import Cursor, LastRun, ResourceStatus, RunCounts, key_text
+from syncd.formatting import when
 from syncd.logs import redactor
-from syncd.report import LiveProgress, age, duration, summary_table
+from syncd.report import LiveProgress, age, duration, status_document, status_table, summary_table
 from syncd.sync import ProgressUpdate, ResourceOutcome, SyncSummary, describe_error
 
 pytestmark = pytest.mark.unit
@@ -118,3 +122,91 @@ def test_live_progress_puts_log_lines_above_itself_and_gives_them_back() -> None
     assert "during.display" in shown.getvalue()
     assert "during.display" not in usual.getvalue()
     assert "after.display" in usual.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "label"),
+    [
+        (ResourceOutcome("events", "incremental", "succeeded", run_id=1, fetched=True), "incremental"),
+        (
+            ResourceOutcome("events", "full", "succeeded", run_id=1, fetched=True, fell_back_to_full=True),
+            "full (fell back)",
+        ),
+        (ResourceOutcome("events", "full", "failed", run_id=1, fetched=True, resumed=True), "full (resumed)"),
+        # A dead API: the resumed full pass it planned never stored a page.
+        (ResourceOutcome("events", "full", "failed", run_id=1, resumed=True), "failed before fetching"),
+        (ResourceOutcome("events", "full", "failed", error="another sync of events is running"), "not run"),
+        # Nothing to fetch is not a failure: the mode ran.
+        (ResourceOutcome("event_type_availability", "full", "succeeded", run_id=1), "full"),
+    ],
+)
+def test_the_mode_label_claims_only_what_ran(outcome: ResourceOutcome, label: str) -> None:
+    assert outcome.mode_label == label
+    assert re.split(r"\s{2,}", summary_table(SyncSummary([outcome])).splitlines()[1])[1] == label
+
+
+def _status(run: LastRun | None, success: dt.datetime | None) -> ResourceStatus:
+    cursor = None if success is None else Cursor("events", None, success, None, None, None, None)
+    return ResourceStatus("events", live=3, deleted=1, rejected=0, cursor=cursor, last_run=run)
+
+
+NOW = dt.datetime(2026, 11, 30, 22, 37, 41, 123456, tzinfo=dt.UTC)
+
+
+def _run(status: str, pages: int) -> LastRun:
+    return LastRun(
+        7,
+        "full",
+        status,
+        NOW - dt.timedelta(seconds=9),
+        NOW,
+        "boom" if status == "failed" else None,
+        RunCounts(pages=pages),
+        fell_back_to_full=False,
+    )
+
+
+def test_status_table_times_are_iso_utc_to_the_second_and_a_run_that_fetched_nothing_says_so() -> None:
+    table = status_table([_status(_run("failed", 0), NOW - dt.timedelta(hours=2))], NOW)
+    row = table.splitlines()[1].split()
+    assert row[:3] == ["events", "2026-11-30T20:37:41Z", "2h"]
+    assert " failed (before fetching, 2026-11-30T22:37:41Z)  boom" in table
+    done = status_table([_status(_run("succeeded", 3), None)], NOW)
+    assert "succeeded (full, 2026-11-30T22:37:41Z)" in done
+    assert done.splitlines()[1].split()[1:3] == ["-", "never"]
+
+
+def test_when_is_one_form_whatever_the_zone() -> None:
+    zoned = dt.datetime(2026, 12, 1, 0, 37, 41, 999999, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert when(zoned) == "2026-11-30T22:37:41Z"
+    assert when(None) == "-"
+
+
+def test_the_status_document_keeps_full_precision_and_every_queue_status() -> None:
+    leader = Leader(pid=42, application_name="syncd-run", client_addr=None, backend_start=NOW)
+    document = status_document(
+        leader,
+        {"pending": 2, "failed": 1},
+        12.3456,
+        [_status(_run("failed", 0), NOW), _status(None, None)],
+        NOW,
+    )
+    assert json.loads(json.dumps(document)) == document  # plain JSON types only
+    assert document["checked_at"] == "2026-11-30T22:37:41.123456+00:00"
+    assert document["leader"] == {
+        "application_name": "syncd-run",
+        "pid": 42,
+        "client_addr": None,
+        "since": "2026-11-30T22:37:41.123456+00:00",
+    }
+    assert document["intents"] == {
+        "by_status": {"pending": 2, "in_flight": 0, "succeeded": 0, "failed": 1, "withdrawn": 0},
+        "oldest_pending_age_s": 12.346,
+    }
+    first, never = document["resources"]
+    assert (first["age_s"], first["live"], first["deleted"]) == (0.0, 3, 1)
+    assert first["last_run"]["fetched"] is False
+    assert first["last_run"]["error"] == "boom"
+    assert first["last_run"]["counts"]["pages"] == 0
+    assert (never["last_success_at"], never["age_s"], never["last_run"]) == (None, None, None)
+    assert status_document(None, {}, 0.0, [], NOW)["intents"]["oldest_pending_age_s"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -34,9 +35,9 @@ def test_each_kind_queues_an_intent_and_prints_its_id(env: dict[str, str]) -> No
             "reschedule",
             "102",
             "--start",
-            "2026-03-01 10:00:00",
+            "2031-03-01 10:00:00",
             "--end",
-            "2026-03-01 10:30:00",
+            "2031-03-01 10:30:00",
             "--event-type-id",
             "4",
         ),
@@ -44,7 +45,7 @@ def test_each_kind_queues_an_intent_and_prints_its_id(env: dict[str, str]) -> No
         ("invite", "104", "--email", "ann@example.com", "--email", "bob@example.org", "--message", "Hi"),
         ("no-show", "105"),
         ("delete", "106"),
-        ("resend", "107", "--expected-updated-at", "2026-03-01T09:00:00+00:00"),
+        ("resend", "107", "--expected-updated-at", "2031-03-01T09:00:00+00:00"),
     ]
     ids = [int(_ok("intent", *command, env=env)) for command in commands]
     assert ids == sorted(ids)
@@ -61,14 +62,14 @@ def test_each_kind_queues_an_intent_and_prints_its_id(env: dict[str, str]) -> No
     ]
     payloads = {i["kind"]: i["payload"] for i in listed}
     assert payloads["reschedule"] == {
-        "start": "2026-03-01 10:00:00",
-        "end": "2026-03-01 10:30:00",
+        "start": "2031-03-01 10:00:00",
+        "end": "2031-03-01 10:30:00",
         "eventTypeId": 4,
     }
     assert payloads["invite"] == {"emails": ["ann@example.com", "bob@example.org"], "message": "Hi"}
     assert payloads["notes"] == {"notes": ""}
     assert payloads["resend_notification"] == {}
-    assert listed[0]["expected_updated_at"].startswith("2026-03-01T09:00:00")
+    assert listed[0]["expected_updated_at"].startswith("2031-03-01T09:00:00")
 
     table = _ok("intents", "list", "--limit", "3", env=env).splitlines()
     assert table[0].split() == [
@@ -88,7 +89,7 @@ def test_each_kind_queues_an_intent_and_prints_its_id(env: dict[str, str]) -> No
 
 def test_a_refused_intent_is_one_line_and_exit_2(env: dict[str, str]) -> None:
     result = run_syncd(
-        "intent", "reschedule", "5", "--start", "2026-02-30 10:00:00", "--end", "2026-03-01 10:00:00", env=env
+        "intent", "reschedule", "5", "--start", "2031-02-30 10:00:00", "--end", "2031-03-01 10:00:00", env=env
     )
     assert result.returncode == 2
     assert result.stdout == ""
@@ -108,6 +109,22 @@ def test_a_refused_intent_is_one_line_and_exit_2(env: dict[str, str]) -> None:
         "(an address is local@domain.tld, without spaces)"
     ]
     assert _ok("intents", "list", env=env).strip() == "no intents"
+
+
+def test_a_reschedule_into_the_past_needs_allow_past(env: dict[str, str]) -> None:
+    # Plain times are in api_timezone here (UTC): the command line refuses them exactly.
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    start, end = (f"{t:%Y-%m-%d %H:%M:%S}" for t in (an_hour_ago, an_hour_ago + dt.timedelta(minutes=30)))
+    args = ("intent", "reschedule", "5", "--start", start, "--end", end)
+    refused = run_syncd(*args, env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f'syncd: error: write intent refused: reschedule payload "start" is in the past: "{start}" '
+        "(set allow_past to queue it anyway (syncd intent reschedule --allow-past))"
+    ]
+    intent_id = int(_ok(*args, "--allow-past", env=env))
+    [listed] = json.loads(_ok("intents", "list", "--json", env=env))
+    assert (listed["id"], listed["allow_past"], listed["payload"]["start"]) == (intent_id, True, start)
 
 
 def test_idempotency_key_from_the_command_line(env: dict[str, str]) -> None:

@@ -3,12 +3,14 @@
 Hypothesis generates intents from the declaration in `syncd.intent_kinds`: every string just under,
 at and just over its limit in one-, two- and four-byte characters, e-mail lists around their count
 and length limits, date-times around the year, time and offset limits, payloads around 64 KiB,
-idempotency keys around 255 characters, wrong types, unexpected and missing keys. Each one is
-checked in Python and INSERTed in a savepoint that is rolled back.
+idempotency keys around 255 characters, reschedules around "now" with and without allow_past, wrong
+types, unexpected and missing keys. Each one is checked in Python and INSERTed in a savepoint that
+is rolled back; Python's "now" is the database's `now()` of that INSERT.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -34,8 +36,11 @@ from tests.helpers import url_for_env
 pytestmark = pytest.mark.integration
 
 CHARS = ["a", "é", "😀"]  # one, two and four bytes in UTF-8
-# No NUL: PostgreSQL's text cannot hold it, so it never reaches the trigger (Python refuses it alone).
-SMALL_TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=12)
+# No NUL and no lone surrogate: PostgreSQL's text cannot hold them, so they never reach the trigger
+# (Python refuses them alone).
+SMALL_TEXT = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12
+)
 WRONG_TYPES = st.one_of(
     st.integers(),
     st.booleans(),
@@ -106,10 +111,10 @@ EDGY_DATETIMES = st.builds(
     st.sampled_from(["", ".5", ",123456", ".1234567"]),
     st.sampled_from(OFFSETS),
 )
-# Mostly valid: at the edges of the years and of the offsets, in both forms.
+# Mostly valid: at the edges of the years and of the offsets, in both forms; mostly in the future.
 GOOD_DATETIMES = st.builds(
     _STAMP.format,
-    st.sampled_from([YEARS[0], 2026, YEARS[1]]),
+    st.sampled_from([YEARS[0], 2030, YEARS[1]]),
     st.sampled_from([1, 2, 12]),
     st.sampled_from([1, 28]),
     st.sampled_from([" ", "T"]),
@@ -121,13 +126,30 @@ GOOD_DATETIMES = st.builds(
 )
 
 
+def _near(now: dt.datetime) -> st.SearchStrategy[str]:
+    """Around "now" and the trigger's margin for a plain time (14:59), in both forms."""
+    steps = [-2 * 86400, -15 * 3600, -(14 * 3600 + 59 * 60) - 60, -60, 60, 3600, 2 * 86400]
+    return st.builds(
+        lambda seconds, iso: (now + dt.timedelta(seconds=seconds)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ" if iso else "%Y-%m-%d %H:%M:%S"
+        ),
+        st.sampled_from(steps),
+        st.booleans(),
+    )
+
+
 def _mostly(good: st.SearchStrategy[Any], *others: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """`good` seven times in ten, else one of `others` (one_of alone would weigh them all alike)."""
     return st.integers(0, 9).flatmap(lambda n: good if n < 7 else st.one_of(*others))
 
 
+NEAR_NOW = _near(dt.datetime.now(dt.UTC))
 DATETIMES = _mostly(
-    GOOD_DATETIMES, EDGY_DATETIMES, EDGY_DATETIMES, st.sampled_from(["tomorrow", ""]), SMALL_TEXT
+    st.one_of(GOOD_DATETIMES, NEAR_NOW),
+    EDGY_DATETIMES,
+    EDGY_DATETIMES,
+    st.sampled_from(["tomorrow", ""]),
+    SMALL_TEXT,
 )
 IDS = _mostly(st.sampled_from([1, 10**18 - 1]), st.sampled_from([0, -1, 10**18]), st.integers())
 
@@ -158,7 +180,7 @@ def _invite_of(size: int) -> dict[str, Any]:
 
 
 @st.composite
-def intents(draw: st.DrawFn, kind: str) -> tuple[str, int, Any, str | None]:
+def intents(draw: st.DrawFn, kind: str) -> tuple[str, int, Any, str | None, bool]:
     """Mostly right but for one thing, so that most cases reach the limit they are near."""
     rare = st.integers(0, 9).map(lambda n: n == 0)  # one time in ten
     event_id = draw(st.sampled_from([0, -1])) if draw(rare) else 4711
@@ -172,8 +194,13 @@ def intents(draw: st.DrawFn, kind: str) -> tuple[str, int, Any, str | None]:
             )
         )
     if kind == "invite" and draw(st.integers(0, 4)) == 0:
-        return kind, event_id, _invite_of(MAX_PAYLOAD_BYTES + draw(st.sampled_from([-1, 0, 1]))), key
+        size = MAX_PAYLOAD_BYTES + draw(st.sampled_from([-1, 0, 1]))
+        return kind, event_id, _invite_of(size), key, False
     declared = INTENT_KINDS.get(kind, INTENT_KINDS["cancel"])
+    if declared.not_in_past is not None and draw(st.integers(0, 3)) == 0:
+        # Well formed, near "now" and the plain form's margin, allowed into the past or not.
+        start = draw(NEAR_NOW)
+        return kind, 4711, {"start": start, "end": _an_hour_later(start)}, None, draw(st.booleans())
     payload: dict[str, Any] = {}
     for field in declared.fields:
         odd = draw(st.integers(0, 9))
@@ -188,8 +215,9 @@ def intents(draw: st.DrawFn, kind: str) -> tuple[str, int, Any, str | None]:
             draw(st.one_of(st.sampled_from(["notes", "reasons", "event_type_id", "ü", "Zz"]), SMALL_TEXT))
         ] = 1
     if draw(st.integers(0, 19)) == 0:
-        return kind, event_id, draw(WRONG_TYPES), key
-    return kind, event_id, payload, key
+        return kind, event_id, draw(WRONG_TYPES), key, False
+    allow_past = draw(st.integers(0, 3)) == 3  # one time in four
+    return kind, event_id, payload, key, allow_past
 
 
 def _libpq(url: URL) -> str:
@@ -200,7 +228,7 @@ def _libpq(url: URL) -> str:
 def test_python_and_the_trigger_refuse_the_same_intents(database_url: URL, kind: str) -> None:
     fields = INTENT_KINDS[kind].fields if kind in INTENT_KINDS else ()
     with psycopg.connect(_libpq(database_url)) as conn:
-        seen = {"accepted": 0, "refused": 0}
+        seen = {"accepted": 0, "refused": 0, "past": 0}
 
         @settings(
             max_examples=150 if fields else 20,
@@ -210,27 +238,33 @@ def test_python_and_the_trigger_refuse_the_same_intents(database_url: URL, kind:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
         @given(intents(kind))
-        def agree(intent: tuple[str, int, Any, str | None]) -> None:
-            kind, event_id, payload, key = intent
-            python = check_intent(kind, event_id, payload, key)
+        def agree(intent: tuple[str, int, Any, str | None, bool]) -> None:
+            kind, event_id, payload, key, allow_past = intent
             database: tuple[str | None, str | None, str | None] | None = None
+            now: dt.datetime | None = None
             try:
                 with conn.transaction(force_rollback=True):  # a savepoint per example
+                    # The trigger's "now" is its transaction's start: Python is handed the same.
+                    now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
                     conn.execute(
-                        "INSERT INTO syncd.write_intents (kind, event_id, payload, idempotency_key) "
-                        "VALUES (%s, %s, %s::jsonb, %s)",
-                        (kind, event_id, json.dumps(payload), key),
+                        "INSERT INTO syncd.write_intents (kind, event_id, payload, idempotency_key, "
+                        "allow_past) VALUES (%s, %s, %s::jsonb, %s, %s)",
+                        (kind, event_id, json.dumps(payload), key, allow_past),
                     )
             except psycopg.errors.CheckViolation as refused:
                 diag = refused.diag
                 database = (diag.message_primary, diag.message_detail, diag.message_hint)
+            python = check_intent(kind, event_id, payload, key, allow_past=allow_past, now=now)
             got = None if python is None else (python.message, python.detail, python.hint)
             assert got == database
             seen["accepted" if database is None else "refused"] += 1
+            seen["past"] += database is not None and " is in the past: " in str(database[0])
 
         agree()
         conn.rollback()
     # Both sides of the line were walked, not only one.
     assert seen["refused"] >= 5
     if kind in INTENT_KINDS:
-        assert seen["accepted"] >= 5
+        assert seen["accepted"] >= 5, seen
+    if INTENT_KINDS.get(kind) is not None and INTENT_KINDS[kind].not_in_past is not None:
+        assert seen["past"] >= 3, seen

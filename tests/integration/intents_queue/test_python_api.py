@@ -64,9 +64,10 @@ def _sql_refusal(engine: Engine, kind: str, event_id: int, payload: Any) -> str:
         ("cancel", 0, {}),
         ("notes", 7, {}),
         ("cancel", 7, {"reason": 5}),
-        ("reschedule", 7, {"start": "2026-03-01 10:00:00", "end": "2026-03-01 09:00:00"}),
+        ("reschedule", 7, {"start": "2031-03-01 10:00:00", "end": "2031-03-01 09:00:00"}),
         ("invite", 7, {"emails": ["ann@example.com", "bob@"]}),
         ("notes", 7, ["not", "an", "object"]),
+        ("reschedule", 7, {"start": "2020-03-01T10:00:00Z", "end": "2020-03-01T11:00:00Z"}),
     ],
 )
 def test_a_refusal_is_the_one_the_sql_insert_gets(
@@ -81,10 +82,19 @@ def test_a_refusal_is_the_one_the_sql_insert_gets(
         assert conn.execute(text("SELECT count(*) FROM syncd.write_intents")).scalar_one() == 0
 
 
+def test_allow_past_queues_a_reschedule_into_the_past(engine: Engine) -> None:
+    past = {"start": "2020-03-01 10:00:00", "end": "2020-03-01 11:00:00"}
+    with pytest.raises(IntentRefused, match='"start" is in the past'):
+        queue_intent(engine, "reschedule", 7, past)
+    intent = intent_status(engine, queue_intent(engine, "reschedule", 7, past, allow_past=True))
+    assert (intent.payload, intent.allow_past) == (past, True)
+    assert intent_status(engine, queue_intent(engine, "cancel", 7)).allow_past is False
+
+
 def test_queue_then_read_the_status(engine: Engine) -> None:
     first = queue_intent(engine, "cancel", 4711)  # no payload: {}
     second = queue_intent(
-        engine, "reschedule", 4711, {"start": "2026-03-03 14:00:00", "end": "2026-03-03 14:30:00"}
+        engine, "reschedule", 4711, {"start": "2031-03-03 14:00:00", "end": "2031-03-03 14:30:00"}
     )
     assert second == first + 1
     intent = intent_status(engine, first)

@@ -67,11 +67,11 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
     ("cancel", {}),
     ("cancel", {"reason": None}),
     ("cancel", {"reason": ""}),
-    ("reschedule", {"start": "2026-03-01 10:00:00", "end": "2026-03-01 10:30:00"}),
-    ("reschedule", {"start": "2026-03-01T10:00:00+01:00", "end": "2026-03-01T09:30:00Z"}),
-    ("reschedule", {"start": "2026-03-01T10:00:00.5+0100", "end": "2026-03-01T10:00:01+01", "userId": 3}),
+    ("reschedule", {"start": "2031-03-01 10:00:00", "end": "2031-03-01 10:30:00"}),
+    ("reschedule", {"start": "2031-03-01T10:00:00+01:00", "end": "2031-03-01T09:30:00Z"}),
+    ("reschedule", {"start": "2031-03-01T10:00:00.5+0100", "end": "2031-03-01T10:00:01+01", "userId": 3}),
     ("reschedule", {"start": "2028-02-29 23:59:59", "end": "2028-03-01 00:00:00", "eventTypeId": 7}),
-    ("reschedule", {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "eventTypeId": None}),
+    ("reschedule", {"start": "2031-03-01 10:00:00", "end": "2031-03-01 11:00:00", "eventTypeId": None}),
     ("notes", {"notes": ""}),
     ("notes", {"notes": "line one\nline two"}),
     ("invite", {"emails": ["ann@example.com"]}),
@@ -122,96 +122,96 @@ BAD: list[tuple[str, int, Any, str]] = [
     ("invite", 1, {"emails": ["ann@example"]}, 'invite payload "emails[0]" is not an e-mail address'),
     ("invite", 1, {"emails": ["a@b.c"], "message": 1}, 'invite payload "message" must be a string'),
     ("invite", 1, {"emails": ["a@b.c"], "cc": []}, 'invite payload has unexpected key "cc"'),
-    ("reschedule", 1, {"start": "2026-03-01 10:00:00"}, 'reschedule payload is missing "end"'),
-    ("reschedule", 1, {"end": "2026-03-01 10:00:00"}, 'reschedule payload is missing "start"'),
+    ("reschedule", 1, {"start": "2031-03-01 10:00:00"}, 'reschedule payload is missing "end"'),
+    ("reschedule", 1, {"end": "2031-03-01 10:00:00"}, 'reschedule payload is missing "start"'),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "event_type_id": 3},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01 11:00:00", "event_type_id": 3},
         'reschedule payload has unexpected key "event_type_id"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00", "end": "2026-03-01 11:00:00"},
-        'reschedule payload "start" is not a date-time: "2026-03-01 10:00"',
+        {"start": "2031-03-01 10:00", "end": "2031-03-01 11:00:00"},
+        'reschedule payload "start" is not a date-time: "2031-03-01 10:00"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01T10:00:00", "end": "2026-03-01T11:00:00"},
-        'reschedule payload "start" is not a date-time: "2026-03-01T10:00:00"',
+        {"start": "2031-03-01T10:00:00", "end": "2031-03-01T11:00:00"},
+        'reschedule payload "start" is not a date-time: "2031-03-01T10:00:00"',
     ),
     (
         "reschedule",
         1,
-        {"start": "tomorrow", "end": "2026-03-01 11:00:00"},
+        {"start": "tomorrow", "end": "2031-03-01 11:00:00"},
         'reschedule payload "start" is not a date-time: "tomorrow"',
     ),
     (
         "reschedule",
         1,
-        {"start": 1767225600, "end": "2026-03-01 11:00:00"},
+        {"start": 1767225600, "end": "2031-03-01 11:00:00"},
         'reschedule payload "start" must be a date-time string, got number',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-02-30 10:00:00", "end": "2026-03-01 11:00:00"},
-        'reschedule payload "start" is not a real date-time: "2026-02-30 10:00:00"',
+        {"start": "2031-02-30 10:00:00", "end": "2031-03-01 11:00:00"},
+        'reschedule payload "start" is not a real date-time: "2031-02-30 10:00:00"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-13-01T11:00:00Z"},
+        {"start": "2031-03-01 10:00:00", "end": "2026-13-01T11:00:00Z"},
         'reschedule payload "end" is not a real date-time: "2026-13-01T11:00:00Z"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 24:00:00", "end": "2026-03-02 11:00:00"},
+        {"start": "2031-03-01 24:00:00", "end": "2031-03-02 11:00:00"},
         'reschedule payload "start" is not a valid time of day',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01 10:59:60"},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01 10:59:60"},
         'reschedule payload "end" is not a valid time of day',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01 10:00:00"},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01 10:00:00"},
         'reschedule payload "end" must be after "start"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01T10:00:00+01:00", "end": "2026-03-01T09:00:00Z"},
+        {"start": "2031-03-01T10:00:00+01:00", "end": "2031-03-01T09:00:00Z"},
         'reschedule payload "end" must be after "start"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01T11:00:00Z"},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01T11:00:00Z"},
         'reschedule payload "start" and "end" must use the same form',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "eventTypeId": "5"},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01 11:00:00", "eventTypeId": "5"},
         'reschedule payload "eventTypeId" must be a positive integer, got string',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "userId": 2.5},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01 11:00:00", "userId": 2.5},
         'reschedule payload "userId" must be a positive integer, got number',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01 10:00:00", "end": "2026-03-01 11:00:00", "userId": 0},
+        {"start": "2031-03-01 10:00:00", "end": "2031-03-01 11:00:00", "userId": 0},
         'reschedule payload "userId" must be a positive integer, got number',
     ),
     # The declared limits (syncd.intent_kinds); tests/integration/intents_queue/test_limits_agree.py
@@ -239,14 +239,14 @@ BAD: list[tuple[str, int, Any, str]] = [
     (
         "reschedule",
         1,
-        {"start": "2026-03-01T10:00:00+15:00", "end": "2026-03-01T11:00:00+15:00"},
-        'reschedule payload "start" has an impossible UTC offset: "2026-03-01T10:00:00+15:00"',
+        {"start": "2031-03-01T10:00:00+15:00", "end": "2031-03-01T11:00:00+15:00"},
+        'reschedule payload "start" has an impossible UTC offset: "2031-03-01T10:00:00+15:00"',
     ),
     (
         "reschedule",
         1,
-        {"start": "2026-03-01T10:00:00.1234567Z", "end": "2026-03-01T11:00:00Z"},
-        'reschedule payload "start" is not a date-time: "2026-03-01T10:00:00.1234567Z"',
+        {"start": "2031-03-01T10:00:00.1234567Z", "end": "2031-03-01T11:00:00Z"},
+        'reschedule payload "start" is not a date-time: "2031-03-01T10:00:00.1234567Z"',
     ),
     (
         "invite",
@@ -289,11 +289,11 @@ def test_refusals_explain_the_shape_and_list_the_known_kinds(database_url: URL) 
         "known kinds: cancel, reschedule, notes, invite, no_show, delete, resend_notification"
     )
     with pytest.raises(psycopg.errors.CheckViolation) as extra:
-        _insert(database_url, "reschedule", 1, {"start": "2026-03-01 10:00:00", "ends": "x"})
+        _insert(database_url, "reschedule", 1, {"start": "2031-03-01 10:00:00", "ends": "x"})
     assert extra.value.diag.message_detail == "reschedule takes {start, end, eventTypeId?, userId?}"
     assert "camelCase" in (extra.value.diag.message_hint or "")
     with pytest.raises(psycopg.errors.CheckViolation) as bad_date:
-        _insert(database_url, "reschedule", 1, {"start": "01/03/2026", "end": "2026-03-01 11:00:00"})
+        _insert(database_url, "reschedule", 1, {"start": "01/03/2026", "end": "2031-03-01 11:00:00"})
     assert "ISO 8601" in (bad_date.value.diag.message_detail or "")
 
 

@@ -42,7 +42,7 @@ def test_each_kind_end_to_end(
             engine,
             "reschedule",
             e[1],
-            {"start": "2026-12-01T11:00:00+01:00", "end": "2026-12-01T12:30:00+01:00"},
+            {"start": "2031-12-01T11:00:00+01:00", "end": "2031-12-01T12:30:00+01:00"},
         ),
         "notes": enqueue(engine, "notes", e[2], {"notes": "Bring the contract ✍️"}),
         "invite": enqueue(engine, "invite", e[3], {"emails": ["am@example.com", "Boss@Example.com"]}),
@@ -67,8 +67,8 @@ def test_each_kind_end_to_end(
     assert world.event_dto(e[0])["state"] == "canceled"
     assert world.event_dto(e[0])["cancellation"]["reason"] == "client asked"
     moved = world.event_dto(e[1])
-    assert parse_api_datetime(moved["scheduledAt"]) == dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
-    assert parse_api_datetime(moved["endDate"]) == dt.datetime(2026, 12, 1, 11, 30, tzinfo=dt.UTC)
+    assert parse_api_datetime(moved["scheduledAt"]) == dt.datetime(2031, 12, 1, 10, 0, tzinfo=dt.UTC)
+    assert parse_api_datetime(moved["endDate"]) == dt.datetime(2031, 12, 1, 11, 30, tzinfo=dt.UTC)
     assert world.event_dto(e[2])["notes"] == "Bring the contract ✍️"
     emails = {p["email"] for p in world.event_dto(e[3])["participants"]}
     assert {"am@example.com", "Boss@Example.com"} <= emails
@@ -78,7 +78,7 @@ def test_each_kind_end_to_end(
     # The reschedule had no eventTypeId: it came from the mirror.
     [reschedule] = attempts(engine, ids["reschedule"])
     assert reschedule["request"]["body"]["eventTypeId"] == moved["eventType"]["id"]
-    assert reschedule["request"]["body"]["start"] == "2026-12-01 10:00:00"
+    assert reschedule["request"]["body"]["start"] == "2031-12-01 10:00:00"
     # Read-your-writes: the mirror is current right after the pass.
     for event_id in (e[0], e[1], e[2], e[3], e[4], e[6]):
         row = mirrored_event(engine, event_id)

@@ -14,7 +14,7 @@ from tests.integration.replay.conftest import Replay, active_events, attempts, e
 
 pytestmark = pytest.mark.integration
 
-RESCHEDULE = {"start": "2026-12-01 10:00:00", "end": "2026-12-01 10:30:00"}
+RESCHEDULE = {"start": "2031-12-01 10:00:00", "end": "2031-12-01 10:30:00"}
 
 
 @pytest.mark.parametrize(
