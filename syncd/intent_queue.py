@@ -26,8 +26,10 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syncd.intent_kinds import INTENT_KINDS
+
 JsonObject = dict[str, Any]
-# Intents with equal keys may share one list call: (kind, cancel reason); None goes alone.
+# Intents with equal keys may share one list call: (kind, value of its `batch_by`); None goes alone.
 BatchKey = tuple[str, str | None]
 
 
@@ -356,7 +358,7 @@ class MemorySession:
                         and other.kind == key[0]
                         and other.sent_at is None
                         and other.expected_updated_at is None
-                        and _reason(other.payload) == key[1]
+                        and INTENT_KINDS[other.kind].batch_value(other.payload) == key[1]
                         and self._claimable(other, cutoff)
                     ):
                         claimed.append(self._take(other))
@@ -473,11 +475,6 @@ class MemorySession:
     def _rows_of(self, row_ids: Sequence[int]) -> list[MemoryAttempt]:
         wanted = set(row_ids)
         return [row for row in self.queue.attempts if row.id in wanted]
-
-
-def _reason(payload: Mapping[str, Any]) -> str | None:
-    reason = payload.get("reason")
-    return reason if isinstance(reason, str) else None
 
 
 __all__ = [

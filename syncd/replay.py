@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from syncd.dispatch import Decision, Dispatcher, ReadFailed, Request
+from syncd.intent_kinds import INTENT_KINDS
 from syncd.intent_queue import (
     AttemptAnswer,
     BatchKey,
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-BATCHABLE = frozenset({"cancel", "no_show"})
 # Seconds between waits on the listening connection, so a stop is noticed promptly.
 _STOP_CHECK_S = 0.2
 
@@ -120,10 +120,15 @@ class ReplaySummary:
 
 def batch_key(intent: ClaimedIntent) -> BatchKey | None:
     """Intents with the same key may share one list call; None: this one goes alone."""
-    if intent.kind not in BATCHABLE or intent.in_doubt or intent.expected_updated_at is not None:
+    kind = INTENT_KINDS.get(intent.kind)
+    if (
+        kind is None
+        or kind.list_endpoint is None
+        or intent.in_doubt
+        or intent.expected_updated_at is not None
+    ):
         return None
-    reason = intent.payload.get("reason") if intent.kind == "cancel" else None
-    return intent.kind, reason if isinstance(reason, str) else None
+    return intent.kind, kind.batch_value(intent.payload)
 
 
 def backoff_s(options: ReplayOptions, attempt: int, retry_after: float | None = None) -> float:
@@ -183,6 +188,11 @@ def replay_once(
             taken_over=len(summary.taken_over),
         )
     return summary
+
+
+def _deletes(intent: ClaimedIntent) -> bool:
+    kind = INTENT_KINDS.get(intent.kind)
+    return kind is not None and kind.deletes
 
 
 class _QueueFailed(Exception):
@@ -374,8 +384,8 @@ class _Worker:
             return event
         session.succeed(
             [intent.id],
-            events=[event] if event is not None and intent.kind != "delete" else [],
-            deleted_event_ids=[intent.event_id] if intent.kind == "delete" else [],
+            events=[event] if event is not None and not _deletes(intent) else [],
+            deleted_event_ids=[intent.event_id] if _deletes(intent) else [],
         )
         self.noted_success(intent, settled=True)
         return DONE
@@ -471,7 +481,7 @@ class _Worker:
         group, self.group = self.group, []
         if not group:
             return
-        wanted = list(dict.fromkeys(a.intent.event_id for a in group if a.intent.kind != "delete"))
+        wanted = list(dict.fromkeys(a.intent.event_id for a in group if not _deletes(a.intent)))
         events = self.read_back(wanted)
         session.succeed(
             [a.intent.id for a in group],
@@ -479,7 +489,7 @@ class _Worker:
                 AttemptAnswer(a.row_id, a.decision.status, a.decision.error, a.duration_ms) for a in group
             ],
             events=[events[event_id] for event_id in wanted if event_id in events],
-            deleted_event_ids=[a.intent.event_id for a in group if a.intent.kind == "delete"],
+            deleted_event_ids=[a.intent.event_id for a in group if _deletes(a.intent)],
         )
         self.crew.progressed()
         for a in group:

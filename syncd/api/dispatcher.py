@@ -1,5 +1,6 @@
-"""The replay engine's `Dispatcher` over the API client: intents become requests through the endpoint
-table and the client's one `call` (`prepare`, then `send_prepared`), and API errors become decisions."""
+"""The replay engine's `Dispatcher` over the API client: an intent becomes a request through its kind's
+declaration (`syncd.intent_kinds`: endpoint, body, read-back check), the endpoint table and the
+client's one `call` (`prepare`, then `send_prepared`); API errors become decisions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from syncd.api.dates import format_api_datetime, parse_api_datetime
 from syncd.api.errors import ApiAuthError, ApiError, ApiNotFound, ApiTransientError
 from syncd.api.paging import JsonObject
 from syncd.dispatch import Decision, ReadFailed, Request
+from syncd.intent_kinds import INTENT_KINDS, IntentKind
 from syncd.intent_queue import ClaimedIntent
 from syncd.logs import redactor
 
@@ -38,44 +40,15 @@ class ApiDispatcher:
         self.client.send_prepared(prepared)
 
     def single(self, intent: ClaimedIntent, event_type_id: Callable[[], int | None]) -> Request:
-        i, p = intent.event_id, intent.payload
-        body: dict[str, Any] | None
-        match intent.kind:
-            case "cancel":
-                reason = p.get("reason")
-                body, endpoint = ({"reason": reason} if reason is not None else {}), "event.cancel"
-            case "reschedule":
-                start, end = self.api_datetime(p["start"]), self.api_datetime(p["end"])
-                type_id = p.get("eventTypeId") or event_type_id()
-                body = {"start": start, "end": end, "eventTypeId": type_id, "userId": p.get("userId")}
-                body, endpoint = {k: v for k, v in body.items() if v is not None}, "event.reschedule"
-            case "notes":
-                notes = p["notes"]
-                if not isinstance(notes, str):
-                    raise ValueError("notes: must be a string")
-                body, endpoint = {"notes": notes}, "event.notes"
-            case "invite":
-                emails, message = p["emails"], p.get("message")
-                if not isinstance(emails, list):
-                    raise ValueError("emails: must be a list of addresses")
-                body = {"emails": list(emails), **({"message": message} if message is not None else {})}
-                endpoint = "event.invite"
-            case "no_show" | "delete" | "resend_notification":
-                body, endpoint = None, f"event.{intent.kind}"
-            case _:
-                raise ValueError(f"unknown kind {intent.kind!r}")
-        return self._request(endpoint, body, i)
+        kind = _declared(intent.kind)
+        return self._request(kind.endpoint, kind.body(intent.payload, self, event_type_id), intent.event_id)
 
     def batch(self, kind: str, intents: Sequence[ClaimedIntent]) -> Request:
-        ids = [intent.event_id for intent in intents]
-        if kind == "cancel":
-            reason = intents[0].payload.get("reason")
-            return self._request(
-                "event.cancel_list", {"ids": ids, **({"reason": reason} if reason is not None else {})}
-            )
-        if kind == "no_show":
-            return self._request("event.no_show_list", {"ids": ids})
-        raise ValueError(f"{kind} has no list endpoint")
+        declared = _declared(kind)
+        if declared.list_endpoint is None:
+            raise ValueError(f"{kind} has no list endpoint")
+        body = declared.list_body([intent.event_id for intent in intents], intents[0].payload)
+        return self._request(declared.list_endpoint, body)
 
     def decide(self, kind: str, error: BaseException | None) -> Decision:
         """2xx succeeded; 4xx (but 408/409/429) rejected; 5xx, 408, 409, 429, 401/403 and network
@@ -91,7 +64,7 @@ class ApiDispatcher:
         if isinstance(error, ApiTransientError | ApiAuthError):
             # 401/403 too: a key being fixed should not cost every queued decision.
             return Decision("transient", error.status, error.message, retry_after)
-        if isinstance(error, ApiNotFound) and kind == "delete":
+        if isinstance(error, ApiNotFound) and _declared(kind).deletes:
             return Decision("succeeded", error.status, "already gone")
         return Decision("rejected", error.status, error.message)
 
@@ -135,36 +108,16 @@ class ApiDispatcher:
         except ValueError:
             return None
 
+    def same_instant(self, payload_value: Any, answered: Any) -> bool:
+        wanted = parse_api_datetime(self.api_datetime(payload_value), self.zone)
+        return wanted == parse_api_datetime(str(answered))
+
     def applied(self, intent: ClaimedIntent, event: JsonObject | None) -> bool | None:
-        p = intent.payload
-        match intent.kind:
-            case "delete":
-                return event is None
-            case "resend_notification":
-                return None  # an e-mail leaves no trace on the event
-        if event is None:
-            return False  # gone: nothing of ours is in place; a resend gets the API's 404
-        match intent.kind:
-            case "cancel":
-                return event.get("state") == "canceled" or event.get("canceledAt") is not None
-            case "no_show":
-                return event.get("state") == "no_show"
-            case "notes":
-                return event.get("notes") == p.get("notes")
-            case "invite":
-                present = {
-                    str(item.get("email", "")).casefold()
-                    for item in event.get("participants") or []
-                    if isinstance(item, dict)
-                }
-                return all(str(email).casefold() in present for email in p.get("emails") or [])
-            case "reschedule":
-                try:
-                    wanted = [
-                        parse_api_datetime(self.api_datetime(p[k]), self.zone) for k in ("start", "end")
-                    ]
-                    actual = [parse_api_datetime(str(event.get(k))) for k in ("scheduledAt", "endDate")]
-                except (KeyError, ValueError):
-                    return False
-                return wanted == actual
-        return False
+        return _declared(intent.kind).applied(intent.payload, event, self)
+
+
+def _declared(kind: str) -> IntentKind:
+    declared = INTENT_KINDS.get(kind)
+    if declared is None:
+        raise ValueError(f"unknown kind {kind!r}")
+    return declared

@@ -21,6 +21,7 @@ from syncd.db.feed import set_origin
 from syncd.db.intents import NOTIFY_CHANNEL
 from syncd.db.listen import follow_notifications
 from syncd.db.mirror import store as store_in_mirror
+from syncd.intent_kinds import INTENT_KINDS
 from syncd.intent_queue import (
     AttemptAnswer,
     BatchKey,
@@ -91,7 +92,8 @@ class PostgresSession:
             claimed = [first]
             key = key_of(first)
             if key is not None and companions > 0:
-                claimed += store.claim_companions(self.conn, cutoff, key[0], key[1], companions)
+                batch_by = INTENT_KINDS[key[0]].batch_by
+                claimed += store.claim_companions(self.conn, cutoff, key[0], batch_by, key[1], companions)
             request = ready(claimed)
             if request is None:
                 return Claim(claimed)

@@ -62,7 +62,8 @@ _CLAIM_NEXT = text(
     """
 )
 
-# Companions for a list call: same kind (and cancel reason), never in doubt, never guarded.
+# Companions for a list call: same kind and the same value of its `batch_by` field (a cancel's
+# reason), never in doubt, never guarded.
 _CLAIM_COMPANIONS = text(
     f"""
     WITH batch AS (
@@ -71,7 +72,7 @@ _CLAIM_COMPANIONS = text(
           AND w.kind = :kind
           AND w.sent_at IS NULL
           AND w.expected_updated_at IS NULL
-          AND (w.payload ->> 'reason') IS NOT DISTINCT FROM CAST(:reason AS text)
+          AND (w.payload ->> CAST(:batch_by AS text)) IS NOT DISTINCT FROM CAST(:value AS text)
         ORDER BY w.id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -239,12 +240,12 @@ def claim_next(conn: Connection, cutoff: dt.datetime) -> ClaimedIntent | None:
 
 
 def claim_companions(
-    conn: Connection, cutoff: dt.datetime, kind: str, reason: str | None, limit: int
+    conn: Connection, cutoff: dt.datetime, kind: str, batch_by: str | None, value: str | None, limit: int
 ) -> list[ClaimedIntent]:
     """Up to `limit` more intents that can share one list call with a claimed one of `kind`."""
     if limit < 1:
         return []
-    params = {"cutoff": cutoff, "kind": kind, "reason": reason, "limit": limit}
+    params = {"cutoff": cutoff, "kind": kind, "batch_by": batch_by, "value": value, "limit": limit}
     return _intents(conn.execute(_CLAIM_COMPANIONS, params).all())
 
 

@@ -313,6 +313,7 @@ def test_the_loop_imports_neither_the_database_nor_http() -> None:
     syncd_modules = {name for name in imported if name and name.startswith("syncd")}
     assert syncd_modules == {
         "syncd.dispatch",
+        "syncd.intent_kinds",
         "syncd.intent_queue",
         "syncd.logs",
         "syncd.retry",
