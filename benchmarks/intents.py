@@ -393,6 +393,8 @@ class IntentsBench:
         import pstats
 
         from syncd.api import ApiClient
+        from syncd.api.dispatcher import ApiDispatcher
+        from syncd.db.intent_queue import PostgresIntentQueue
         from syncd.replay import ReplayOptions, replay_once
 
         inserted = self.insert_intents("profile", event_ids)
@@ -402,7 +404,9 @@ class IntentsBench:
             with ApiClient(sandbox.base_url, self.api_key, rate_limit_per_s=None) as client:
                 started = time.perf_counter()
                 profiler.enable()
-                summary = replay_once(engine, client, ReplayOptions(concurrency=1))
+                summary = replay_once(
+                    PostgresIntentQueue(engine), ApiDispatcher(client), ReplayOptions(concurrency=1)
+                )
                 profiler.disable()
                 wall = time.perf_counter() - started
         finally:

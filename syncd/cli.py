@@ -502,8 +502,10 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
 
+    from syncd.api.dispatcher import ApiDispatcher
     from syncd.db import migrate
     from syncd.db.engine import open_database
+    from syncd.db.intent_queue import PostgresIntentQueue
     from syncd.replay import follow, replay_once, replay_options
 
     key = settings.require_api_key()
@@ -520,15 +522,17 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         # --follow keeps going like `syncd run`; a single pass gives up on an API it cannot reach.
         budget = None if args.follow else ONE_SHOT_UNREACHABLE_S
         with settings.api_client(api_key=key, unreachable_budget_s=budget) as client:
+            queue = PostgresIntentQueue(database.engine, options.api_timezone)
+            dispatcher = ApiDispatcher(client, options.api_timezone)
             previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 if args.follow:
                     from syncd.memory import tune_allocator
 
                     tune_allocator()  # long-running and multi-threaded, as `syncd run` (see there)
-                    follow(database.engine, client, stop, options)
+                    follow(queue, dispatcher, stop, options)
                     return EXIT_OK
-                summary = replay_once(database.engine, client, options, stop=stop)
+                summary = replay_once(queue, dispatcher, options, stop=stop)
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)

@@ -34,12 +34,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from syncd.api import ApiClient, OnResponse
+from syncd.api.dispatcher import ApiDispatcher
 from syncd.db import feed, health, leader
 from syncd.db import webhooks as webhook_store
-from syncd.logs import redactor
+from syncd.db.intent_queue import PostgresIntentQueue
 from syncd.metrics import CONTENT_TYPE, DaemonMetrics
 from syncd.replay import ReplayOptions, follow, replay_options
 from syncd.resources import SYNCED
+from syncd.retry import Backoff, first_line
 from syncd.scheduler import FULL_SYNC, Cadence, SyncJobs, build_scheduler, resource_cadence
 from syncd.settings import Settings
 from syncd.sync import sync_options
@@ -51,6 +53,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STALE_AFTER_PERIODS = 3  # /readyz: a resource not synced for 3 of its periods is stale
 _TICK_S = 0.5  # the main loop's pace: watchdog, leadership, stop
 _RECONNECT_MAX_S = 60.0
+# A replay or webhook loop that failed starts again after 2 s, 4 s ... up to a minute.
+_RESTART_BACKOFF = Backoff(2.0, _RECONNECT_MAX_S, jitter=0.0)
 PRUNE_JOB = "prune_feed"
 _PRUNE_EVERY_S = 3600
 
@@ -141,8 +145,8 @@ class Leadership:
                 self._set(True)
         except psycopg.Error as exc:
             self._failures += 1
-            delay = min(_RECONNECT_MAX_S, self.poll_s * 2 ** min(self._failures - 1, 6))
-            log.warning("daemon.leader_connection_lost", error=_first_line(exc), retry_in_s=round(delay, 1))
+            delay = Backoff(self.poll_s, _RECONNECT_MAX_S, jitter=0.0).delay_s(self._failures)
+            log.warning("daemon.leader_connection_lost", error=first_line(exc), retry_in_s=round(delay, 1))
             self._drop()
             self._next_try = self.clock() + delay
             return
@@ -189,7 +193,7 @@ def readiness(
             health.ping(conn)
             ages = health.last_success_ages_s(conn)
     except DBAPIError as exc:
-        return False, [f"database unreachable: {_first_line(exc.orig or exc)}", *api]
+        return False, [f"database unreachable: {first_line(exc.orig or exc)}", *api]
     problems = api
     for name, period in periods.items():
         threshold = STALE_AFTER_PERIODS * period
@@ -345,8 +349,8 @@ class Daemon:
         self._supervise(
             "replay",
             lambda: follow(
-                self.engine,
-                self.client,
+                PostgresIntentQueue(self.engine, self.replay_options.api_timezone),
+                ApiDispatcher(self.client, self.replay_options.api_timezone),
                 self._replay_stop,
                 self.replay_options,
                 on_pass=self.metrics.observe_replay,
@@ -372,8 +376,8 @@ class Daemon:
                 return
             except Exception as exc:
                 failures += 1
-                delay = min(_RECONNECT_MAX_S, 2 ** min(failures, 6))
-                log.error(f"daemon.{name}_failed", error=_first_line(exc), retry_in_s=delay)
+                delay = _RESTART_BACKOFF.delay_s(failures)
+                log.error(f"daemon.{name}_failed", error=first_line(exc), retry_in_s=delay)
                 self._replay_stop.wait(delay)
 
     def prune(self) -> None:
@@ -394,7 +398,7 @@ class Daemon:
                     deliveries += went
                 conn.commit()
         except DBAPIError as exc:
-            log.warning("feed.prune_failed", error=_first_line(exc.orig or exc))
+            log.warning("feed.prune_failed", error=first_line(exc.orig or exc))
             return
         log.info("feed.pruned", changes=changes, deliveries=deliveries, older_than=older_than.isoformat())
 
@@ -441,11 +445,6 @@ class Daemon:
             return EXIT_FAILED
         log.info("daemon.stopped")
         return EXIT_OK
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return redactor.redact(text)
 
 
 # --- the command ------------------------------------------------------------------------------------

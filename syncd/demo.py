@@ -134,6 +134,8 @@ def _print_how_to_explore(data_dir: Path, configured: Settings) -> None:
 
 def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings) -> bool:
     """Cancel one upcoming event, note another, invite to a third; replay; show the mirror after."""
+    from syncd.api.dispatcher import ApiDispatcher
+    from syncd.db.intent_queue import PostgresIntentQueue
     from syncd.db.intents import enqueue
     from syncd.replay import replay_once, replay_options
 
@@ -163,7 +165,12 @@ def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings
             print(f"   intent {intent_id}: {kind} event {event_id}")
         start_of_feed = feed.last_change_id(conn)
     started = time.monotonic()
-    result = replay_once(engine, client, replay_options(settings))
+    options = replay_options(settings)
+    queue, dispatcher = (
+        PostgresIntentQueue(engine, options.api_timezone),
+        ApiDispatcher(client, options.api_timezone),
+    )
+    result = replay_once(queue, dispatcher, options)
     print(f"   {result.line()} in {time.monotonic() - started:.2f} s")
     with engine.connect() as conn:
         for change in feed.read_changes(conn, start_of_feed):

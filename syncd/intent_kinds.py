@@ -1,4 +1,12 @@
-"""Each write-intent kind declared once: its payload fields, their types and limits, and the global limits.
+"""Each write-intent kind declared once: its payload fields and limits, its API call, and its read-back.
+
+A kind's declaration (`IntentKind`) holds everything the write side needs of it: the payload's
+fields and limits, the command-line spelling, the endpoint (and the list endpoint with the
+batching rule), how the request body is built from the payload, and how an event read back tells
+whether the write is in place. The INSERT trigger, `check_intent`, `syncd intent`'s subcommands,
+the replay's dispatcher (`syncd.api.dispatcher`) and docs/write-back.md's kinds table all read it:
+adding a kind is one declaration here plus a generated migration (docs/write-back.md, "Adding an
+intent kind").
 
 This declaration drives both checks of an intent: `check_intent` here (Python: `syncd intent`,
 `syncd.db.intents.enqueue`) and the INSERT trigger, whose PL/pgSQL `syncd.db.intent_check` renders
@@ -19,17 +27,17 @@ jsonb text form (`{"key": value, ...}`, `", "` and `": "` between items, non-ASC
 characters escaped). `jsonb_text` computes that form in Python. It is checked last, once every
 value is known to be text, a whole number or a list of text, whose text form both sides agree on.
 
-A leaf module (standard library only): the later declaration of everything else an intent kind
-has (its endpoint, request builder, read-back check) will grow here.
+A leaf module (standard library only): what needs the API's date-times reaches the builders and
+checks through `ApiTimes`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 FieldType = Literal["string", "id", "emails", "datetime"]
 
@@ -70,10 +78,40 @@ class Field:
             raise ValueError(f"field {self.name}: an e-mail list needs max_items, nothing else takes it")
 
 
+class ApiTimes(Protocol):
+    """The API's date-times, as the dispatcher knows them (the zone syncd sends in)."""
+
+    def api_datetime(self, value: Any) -> str:
+        """A payload date-time as the API's `Y-m-d H:i:s` in syncd's zone; ValueError if it cannot be."""
+        ...
+
+    def same_instant(self, payload_value: Any, answered: Any) -> bool:
+        """Whether a date-time an event was answered with is the payload's instant."""
+        ...
+
+
+Payload = Mapping[str, Any]
+Event = Mapping[str, Any]
+# The request body of one intent: its payload, the API's date-times, and a lookup of the event's
+# type (asked only when the payload names none). None: the call has no body.
+BodyBuilder = Callable[[Payload, ApiTimes, Callable[[], int | None]], dict[str, Any] | None]
+# Whether the event read back (None: it is gone) shows the intent's effect; None: no read can tell.
+AppliedCheck = Callable[[Payload, Event | None, ApiTimes], bool | None]
+
+
+def _no_body(payload: Payload, times: ApiTimes, event_type_id: Callable[[], int | None]) -> None:
+    return None
+
+
+def _cannot_tell(payload: Payload, event: Event | None, times: ApiTimes) -> bool | None:
+    return None
+
+
 @dataclass(frozen=True)
 class IntentKind:
-    """A kind of write intent: the payload it takes (keys in the API request DTO's order), and how
-    the command line names it (`syncd intent no-show`: dashes, as commands are spelled)."""
+    """A kind of write intent: the payload it takes (keys in the API request DTO's order), how the
+    command line names it (`syncd intent no-show`: dashes, as commands are spelled), the API call
+    that carries it, and the read-back that settles it when its answer was lost."""
 
     name: str
     summary: str  # the help of its `syncd intent` command
@@ -83,6 +121,26 @@ class IntentKind:
     # A date-time field that may not be in the past at the INSERT, unless the intent allows it.
     not_in_past: str | None = None
     command: str | None = None  # the command-line spelling, when it is not the name
+    endpoint: str = ""  # its call in the endpoint table (syncd.api.endpoints), `{id}` the event
+    body: BodyBuilder = _no_body
+    applied: AppliedCheck = _cannot_tell
+    settled_when: str = ""  # what `applied` looks for, in words (docs/write-back.md's table)
+    # The list call that carries many intents of this kind at once (`{"ids": [...]}`), and the
+    # payload field whose value they must share (it goes into the list call's body too).
+    list_endpoint: str | None = None
+    batch_by: str | None = None
+    # The write removes the event: a 404 means it is done, the mirror marks the event deleted, and
+    # there is nothing to read back.
+    deletes: bool = False
+
+    def list_body(self, event_ids: list[int], payload: Payload) -> dict[str, Any]:
+        value = payload.get(self.batch_by) if self.batch_by is not None else None
+        return {"ids": event_ids, **({self.batch_by: value} if self.batch_by and value is not None else {})}
+
+    def batch_value(self, payload: Payload) -> str | None:
+        """The value intents of one list call share (None when the kind has no `batch_by`)."""
+        value = payload.get(self.batch_by) if self.batch_by is not None else None
+        return value if isinstance(value, str) else None
 
     @property
     def command_name(self) -> str:
@@ -94,6 +152,82 @@ class IntentKind:
         return "{" + ", ".join(f.name + ("" if f.required else "?") for f in self.fields) + "}"
 
 
+# --- request bodies and read-back checks, per kind ---------------------------------------------------
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _cancel_body(
+    payload: Payload, times: ApiTimes, event_type_id: Callable[[], int | None]
+) -> dict[str, Any]:
+    return _present(reason=payload.get("reason"))
+
+
+def _cancelled(payload: Payload, event: Event | None, times: ApiTimes) -> bool:
+    return event is not None and (event.get("state") == "canceled" or event.get("canceledAt") is not None)
+
+
+def _reschedule_body(
+    payload: Payload, times: ApiTimes, event_type_id: Callable[[], int | None]
+) -> dict[str, Any]:
+    start, end = times.api_datetime(payload["start"]), times.api_datetime(payload["end"])
+    type_id = payload.get("eventTypeId") or event_type_id()
+    return _present(start=start, end=end, eventTypeId=type_id, userId=payload.get("userId"))
+
+
+def _moved(payload: Payload, event: Event | None, times: ApiTimes) -> bool:
+    if event is None:
+        return False
+    try:
+        return all(
+            times.same_instant(payload[wanted], event.get(answered))
+            for wanted, answered in (("start", "scheduledAt"), ("end", "endDate"))
+        )
+    except (KeyError, ValueError):
+        return False
+
+
+def _notes_body(payload: Payload, times: ApiTimes, event_type_id: Callable[[], int | None]) -> dict[str, Any]:
+    notes = payload["notes"]
+    if not isinstance(notes, str):
+        raise ValueError("notes: must be a string")
+    return {"notes": notes}
+
+
+def _noted(payload: Payload, event: Event | None, times: ApiTimes) -> bool:
+    return event is not None and event.get("notes") == payload.get("notes")
+
+
+def _invite_body(
+    payload: Payload, times: ApiTimes, event_type_id: Callable[[], int | None]
+) -> dict[str, Any]:
+    emails = payload["emails"]
+    if not isinstance(emails, list):
+        raise ValueError("emails: must be a list of addresses")
+    return {"emails": list(emails), **_present(message=payload.get("message"))}
+
+
+def _invited(payload: Payload, event: Event | None, times: ApiTimes) -> bool:
+    if event is None:
+        return False
+    present = {
+        str(item.get("email", "")).casefold()
+        for item in event.get("participants") or []
+        if isinstance(item, dict)
+    }
+    return all(str(email).casefold() in present for email in payload.get("emails") or [])
+
+
+def _no_show(payload: Payload, event: Event | None, times: ApiTimes) -> bool:
+    return event is not None and event.get("state") == "no_show"
+
+
+def _gone(payload: Payload, event: Event | None, times: ApiTimes) -> bool:
+    return event is None
+
+
 INTENT_KINDS: dict[str, IntentKind] = {
     kind.name: kind
     for kind in (
@@ -101,6 +235,12 @@ INTENT_KINDS: dict[str, IntentKind] = {
             "cancel",
             "Queue a cancellation of an event.",
             (Field("reason", "string", False, max_chars=1_000),),
+            endpoint="event.cancel",
+            body=_cancel_body,
+            applied=_cancelled,
+            settled_when="`state` is `canceled` (or `canceledAt` is set)",
+            list_endpoint="event.cancel_list",
+            batch_by="reason",
         ),
         IntentKind(
             "reschedule",
@@ -113,11 +253,19 @@ INTENT_KINDS: dict[str, IntentKind] = {
             ),
             span=("start", "end"),
             not_in_past="start",
+            endpoint="event.reschedule",
+            body=_reschedule_body,
+            applied=_moved,
+            settled_when="`scheduledAt` and `endDate` are the target instants (compared as instants, in any offset)",
         ),
         IntentKind(
             "notes",
             "Queue new notes for an event (replacing its notes).",
             (Field("notes", "string", True, max_chars=10_000),),
+            endpoint="event.notes",
+            body=_notes_body,
+            applied=_noted,
+            settled_when="`notes` equal the intent's",
         ),
         IntentKind(
             "invite",
@@ -126,10 +274,37 @@ INTENT_KINDS: dict[str, IntentKind] = {
                 Field("emails", "emails", True, max_items=100),
                 Field("message", "string", False, max_chars=2_000),
             ),
+            endpoint="event.invite",
+            body=_invite_body,
+            applied=_invited,
+            settled_when="every address is among the participants (case-insensitive)",
         ),
-        IntentKind("no_show", "Queue marking an event as a no-show.", command="no-show"),
-        IntentKind("delete", "Queue deleting an event."),
-        IntentKind("resend_notification", "Queue resending an event's notification.", command="resend"),
+        IntentKind(
+            "no_show",
+            "Queue marking an event as a no-show.",
+            command="no-show",
+            endpoint="event.no_show",
+            applied=_no_show,
+            settled_when="`state` is `no_show`",
+            list_endpoint="event.no_show_list",
+        ),
+        IntentKind(
+            "delete",
+            "Queue deleting an event.",
+            endpoint="event.delete",
+            applied=_gone,
+            settled_when="the event is gone (404)",
+            deletes=True,
+        ),
+        IntentKind(
+            "resend_notification",
+            "Queue resending an event's notification.",
+            command="resend",
+            endpoint="event.resend_notification",
+            settled_when="cannot be verified (an e-mail leaves no trace on the event): **assumed applied**, "
+            "so a lost answer never sends a second notification. At most once, not at least once; the "
+            'attempt row says "assumed applied"',
+        ),
     )
 }
 

@@ -22,8 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from syncd.api import ApiClient, ApiKeyRefused, ApiUnreachable
-from syncd.logs import redactor
 from syncd.resources import SYNCED, Resource
+from syncd.retry import first_line
 from syncd.sync import ProgressUpdate, ResourceOutcome, SyncOptions, sync
 
 log = structlog.get_logger(__name__)
@@ -170,7 +170,7 @@ class SyncJobs:
             self.on_outcome(ResourceOutcome(resource.name, "full" if full else "incremental", "failed"))
             return "api_unusable"
         except Exception as exc:  # the database is gone, or a bug: the next run comes on schedule
-            log.error("sync.job_failed", resource=resource.name, error=_describe(exc))
+            log.error("sync.job_failed", resource=resource.name, error=first_line(exc, with_type=True))
             self.on_outcome(ResourceOutcome(resource.name, "full" if full else "incremental", "failed"))
             return "error"
         finally:
@@ -197,11 +197,6 @@ class SyncJobs:
                     return False
                 self._running_changed.wait(left)
         return True
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return redactor.redact(f"{type(exc).__name__}: {text}")
 
 
 def build_scheduler(

@@ -50,6 +50,7 @@ from syncd.db.feed import TEST_KIND, Change
 from syncd.db.listen import follow_notifications
 from syncd.logs import redactor
 from syncd.netpolicy import AddressPolicy, guarded_client
+from syncd.retry import Backoff, ms_since, parse_retry_after
 from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -193,13 +194,10 @@ def backoff_s(
     retry_after: float | None = None,
     rng: Callable[[], float] = random.random,
 ) -> float:
-    """The wait after the `attempts`-th failure in a row: base doubling up to the cap, with jitter
-    below; a receiver's Retry-After is honoured up to the cap."""
-    ceiling = min(options.backoff_cap_s, options.backoff_base_s * 2.0 ** max(attempts - 1, 0))
-    delay: float = ceiling * (1.0 - options.jitter * rng())
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, options.backoff_cap_s))
-    return delay
+    """The wait after the `attempts`-th failure in a row (`syncd.retry.Backoff`): base doubling up to
+    the cap, with jitter below; a receiver's Retry-After is honoured up to the cap."""
+    policy = Backoff(options.backoff_base_s, options.backoff_cap_s, jitter=options.jitter)
+    return policy.delay_s(attempts, retry_after, rng)
 
 
 # --- one POST -------------------------------------------------------------------------------------
@@ -230,8 +228,8 @@ def post(client: httpx.Client, url: str, secret: str, message_id: str, body: byt
             excerpt = _excerpt(response) if not response.is_success else ""
     except Exception as exc:  # a timeout, a refused connection, an invalid URL: all the receiver's failures
         said = f"{type(exc).__name__}: {exc}".replace(secret, "[REDACTED]")
-        return Answer(None, printable(redactor.redact(said), _ERROR_LINE).rstrip(":"), _ms(started))
-    duration = _ms(started)
+        return Answer(None, printable(redactor.redact(said), _ERROR_LINE).rstrip(":"), ms_since(started))
+    duration = ms_since(started)
     if response.is_success:
         return Answer(response.status_code, None, duration)
     status = response.status_code
@@ -240,7 +238,9 @@ def post(client: httpx.Client, url: str, secret: str, message_id: str, body: byt
         error = f"HTTP {status}: redirect to {location} not followed"
     else:
         error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
-    return Answer(status, redactor.redact(error), duration, _retry_after(response))
+    return Answer(
+        status, redactor.redact(error), duration, parse_retry_after(response.headers.get("retry-after"))
+    )
 
 
 def _excerpt(response: httpx.Response) -> str:
@@ -257,18 +257,6 @@ def printable(text: str, width: int) -> str:
     (newlines, escape sequences, bidi overrides) a space, whitespace folded, cut to `width` with `...`."""
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _ms(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)
 
 
 # --- the pass -------------------------------------------------------------------------------------

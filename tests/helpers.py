@@ -11,7 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+
+from syncd.api import ApiClient
+from syncd.api.dispatcher import ApiDispatcher
+from syncd.db.intent_queue import PostgresIntentQueue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CANARY_KEY = "canary-KEY-7c1d9e4b2a"
@@ -142,3 +147,10 @@ def terminal_screen(written: bytes, columns: int = 120, lines: int = 50) -> list
     while shown and not shown[-1]:
         shown.pop()
     return shown
+
+
+def postgres_replay(
+    engine: Engine, client: ApiClient, zone: str = "UTC"
+) -> tuple[PostgresIntentQueue, ApiDispatcher]:
+    """The replay engine's two seams as `syncd replay` wires them: the PostgreSQL queue, the API."""
+    return PostgresIntentQueue(engine, zone), ApiDispatcher(client, zone)

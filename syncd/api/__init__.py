@@ -12,7 +12,6 @@ from syncd.api.client import (
     ApiClient,
     OnResponse,
     PreparedCall,
-    parse_retry_after,
 )
 from syncd.api.dates import format_api_datetime, parse_api_date, parse_api_datetime
 from syncd.api.endpoints import ENDPOINTS, Answer, Endpoint, PathSource, resolve_paths
@@ -60,6 +59,5 @@ __all__ = [
     "format_api_datetime",
     "parse_api_date",
     "parse_api_datetime",
-    "parse_retry_after",
     "resolve_paths",
 ]

@@ -1,8 +1,8 @@
 """The SimplyMeet panel API client: one method per endpoint, over a sync httpx.Client.
 
 Retries live here and nowhere else: transient failures (5xx, 408, 409, 429, network errors, an
-unreadable 2xx body) are retried with stamina's jittered exponential backoff, or after the
-server's `Retry-After`. Reads retry by default; writes do not, because a write whose answer was
+unreadable 2xx body) are retried (stamina's loop) after `syncd.retry`'s backoff, never sooner than
+the server's `Retry-After`. Reads retry by default; writes do not, because a write whose answer was
 lost is *in doubt*: it may have taken effect, and repeating it could cancel, invite or notify
 twice. The write-back engine settles those by reading back, and passes `retry=True` only where a
 repeat is harmless.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import email.utils
 import json
 import re
 import time
@@ -54,15 +53,15 @@ from syncd.api.errors import (
 from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker, PagingLoop
 from syncd.api.query import encode_query
 from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
+from syncd.retry import Backoff, parse_retry_after
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_USER_AGENT = f"syncd/{__version__}"
 RETRY_AFTER_CAP_S = 60.0
-# Backoff when the server names no delay: 0.5 s, 1 s, 2 s ... capped, plus up to 1 s of jitter.
-BACKOFF_INITIAL_S = 0.5
-BACKOFF_MAX_S = 30.0
-BACKOFF_JITTER_S = 1.0
+# Between attempts (syncd.retry's one policy): 0.5 s, 1 s, 2 s ... up to 30 s, full jitter; a
+# server's Retry-After is honoured up to a minute.
+BACKOFF = Backoff(0.5, 30.0, jitter=1.0, retry_after_cap_s=RETRY_AFTER_CAP_S)
 DEFAULT_PAGE_CONCURRENCY = 4
 # More parallel page reads than this would hammer the account, not speed a sync up.
 MAX_PAGE_CONCURRENCY = 32
@@ -72,25 +71,6 @@ OnResponse = Callable[[str, int | None, float, int], None]
 CancellationPolicyKind = Literal["organization", "user"]
 OrderDirection = Literal["asc", "desc"]
 _REQUEST_DATETIME = "%Y-%m-%d %H:%M:%S"
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait per `Retry-After` (delta-seconds or an HTTP date), capped; None if unusable."""
-    if value is None or not (value := value.strip()):
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses naive
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
 
 
 class _ApiKeyAuth(httpx.Auth):
@@ -567,12 +547,12 @@ class ApiClient:
         def retry_on(exc: Exception) -> bool | float:
             if not isinstance(exc, ApiTransientError):
                 return False
-            wait: bool | float = True if exc.retry_after is None else exc.retry_after
+            wait = BACKOFF.delay_s(attempt_no, exc.retry_after)
             if isinstance(exc, ApiUnreachable) and deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0.1 or self._gave_up is not None:
                     return False  # out of budget, or another call found the API gone for good
-                wait = min(BACKOFF_INITIAL_S * 2 ** (attempt_no - 1), BACKOFF_MAX_S, left)
+                wait = min(wait, left)
             if attempt_no < self.max_attempts:
                 # A failed connection says nothing new each time: the caller's line says it if it stays.
                 level = log.debug if isinstance(exc, ApiUnreachable) else log.warning
@@ -593,9 +573,6 @@ class ApiClient:
             on=retry_on,
             attempts=self.max_attempts,
             timeout=None,  # bounded by attempts; each attempt by the httpx timeouts, each wait by the caps
-            wait_initial=BACKOFF_INITIAL_S,
-            wait_max=BACKOFF_MAX_S,
-            wait_jitter=BACKOFF_JITTER_S,
         ):
             with attempt:
                 attempt_no = attempt.num
@@ -726,7 +703,7 @@ class ApiClient:
             return self._error(ApiNotFound, spec, path, status, message)
         if status in (408, 429):
             # The server says it did not act on the request.
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), cap_s=RETRY_AFTER_CAP_S)
             return self._transient(spec, path, status, message, in_doubt=False, retry_after=retry_after)
         if status == 409:
             # Undocumented; read as "conflicting concurrent change, try again", which a repeat can clear.
@@ -734,7 +711,7 @@ class ApiClient:
         if 400 <= status < 500:
             return self._error(ApiClientError, spec, path, status, message)
         if status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), cap_s=RETRY_AFTER_CAP_S)
             return self._transient(spec, path, status, message, in_doubt=True, retry_after=retry_after)
         # 1xx/3xx: a redirect to a login page or a moved API; nothing a retry fixes.
         location = response.headers.get("Location")

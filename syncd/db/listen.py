@@ -16,12 +16,13 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from syncd.logs import redactor
+from syncd.retry import Backoff, first_line
 
 log = structlog.get_logger(__name__)
 
 _STOP_CHECK_S = 0.2  # the longest a stop waits to be noticed
 _RECONNECT_MAX_S = 30.0
+_RECONNECT = Backoff(0.5, _RECONNECT_MAX_S, jitter=0.0)  # 0.5 s, 1 s, 2 s ... up to 30 s
 
 
 class Listener:
@@ -88,8 +89,8 @@ def follow_notifications(
                 listener.wait(max(wait, 0.0), stop)
             except (psycopg.OperationalError, DBAPIError) as exc:
                 failures += 1
-                delay = min(_RECONNECT_MAX_S, 0.5 * 2 ** min(failures - 1, 6))
-                message = redactor.redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                delay = _RECONNECT.delay_s(failures)
+                message = first_line(exc)
                 log.warning(f"{name}.database_lost", error=message, retry_in_s=delay)
                 listener.close()
                 stop.wait(delay)

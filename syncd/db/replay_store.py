@@ -1,7 +1,7 @@
 """Every SQL statement of the write-back replay, one named function each.
 
-The replay engine (`syncd.replay`) talks to the queue only through these functions; each runs in
-the caller's connection and transaction, and the caller commits. Ownership of an in-flight intent
+The PostgreSQL queue (`syncd.db.intent_queue`, which the replay engine talks to) runs only these
+functions; each runs in the caller's connection and transaction, and the caller commits. Ownership of an in-flight intent
 is the database session that claimed it: `(claimed_pid, claimed_backend_start)` names that session
 in `pg_stat_activity`, so an intent held by a session that no longer exists is an orphan, taken
 over at once instead of after a lease.
@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+from syncd.intent_queue import ClaimedIntent, SentAttempt
 
 # The one rule of order: an intent is claimable only when no older intent of its event is unfinished.
 # The plan walks the primary key in id order and filters out finished intents, so a claim costs more
@@ -61,7 +62,8 @@ _CLAIM_NEXT = text(
     """
 )
 
-# Companions for a list call: same kind (and cancel reason), never in doubt, never guarded.
+# Companions for a list call: same kind and the same value of its `batch_by` field (a cancel's
+# reason), never in doubt, never guarded.
 _CLAIM_COMPANIONS = text(
     f"""
     WITH batch AS (
@@ -70,7 +72,7 @@ _CLAIM_COMPANIONS = text(
           AND w.kind = :kind
           AND w.sent_at IS NULL
           AND w.expected_updated_at IS NULL
-          AND (w.payload ->> 'reason') IS NOT DISTINCT FROM CAST(:reason AS text)
+          AND (w.payload ->> CAST(:batch_by AS text)) IS NOT DISTINCT FROM CAST(:value AS text)
         ORDER BY w.id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -197,26 +199,6 @@ _MIRROR_EVENT_DELETED = text(
 )
 
 
-@dataclass(frozen=True)
-class ClaimedIntent:
-    """A write intent this session now holds (status in_flight)."""
-
-    id: int
-    kind: str
-    event_id: int
-    payload: Mapping[str, Any]
-    expected_updated_at: dt.datetime | None
-    attempts: int  # calls made before this claim
-    sent_at: dt.datetime | None  # set: an earlier call may have taken effect (in doubt)
-    created_at: dt.datetime
-    age_s: float
-    last_error: str | None
-
-    @property
-    def in_doubt(self) -> bool:
-        return self.sent_at is not None
-
-
 def _intents(rows: Sequence[Any]) -> list[ClaimedIntent]:
     found = [
         ClaimedIntent(
@@ -258,19 +240,13 @@ def claim_next(conn: Connection, cutoff: dt.datetime) -> ClaimedIntent | None:
 
 
 def claim_companions(
-    conn: Connection, cutoff: dt.datetime, kind: str, reason: str | None, limit: int
+    conn: Connection, cutoff: dt.datetime, kind: str, batch_by: str | None, value: str | None, limit: int
 ) -> list[ClaimedIntent]:
     """Up to `limit` more intents that can share one list call with a claimed one of `kind`."""
     if limit < 1:
         return []
-    params = {"cutoff": cutoff, "kind": kind, "reason": reason, "limit": limit}
+    params = {"cutoff": cutoff, "kind": kind, "batch_by": batch_by, "value": value, "limit": limit}
     return _intents(conn.execute(_CLAIM_COMPANIONS, params).all())
-
-
-@dataclass(frozen=True)
-class SentAttempt:
-    row_id: int  # the open intent_attempts row
-    number: int  # the intent's attempts, this call included
 
 
 def mark_sent(

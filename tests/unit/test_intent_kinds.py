@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from syncd.api.endpoints import ENDPOINTS
 from syncd.db.intent_check import render_validate_function
 from syncd.intent_kinds import (
     INTENT_KINDS,
@@ -202,3 +203,33 @@ def test_the_command_line_spelling_is_declared_beside_the_kind() -> None:
     for kind, command in spelled.items():
         # The kinds table: the database's kind, then the command that queues it.
         assert f"| `{kind}` | `syncd intent {command}` |" in page, kind
+
+
+def test_the_kinds_tables_come_from_the_declaration() -> None:
+    """Each kind's row names its command, its API call (from the endpoint table) and its read-back."""
+    page = (Path(__file__).parents[2] / "docs" / "write-back.md").read_text(encoding="utf-8")
+    for kind in INTENT_KINDS.values():
+        endpoint = ENDPOINTS[kind.endpoint]
+        [row] = [line for line in page.splitlines() if line.startswith(f"| `{kind.name}` | `syncd intent ")]
+        assert row.endswith(f"| `{endpoint.method} {endpoint.path}` |"), row
+        assert f"| `{kind.name}` | {kind.settled_when} |" in page, kind.name
+        if kind.list_endpoint is not None:
+            assert ENDPOINTS[kind.list_endpoint].path.endswith("-list")
+        if kind.batch_by is not None:
+            assert kind.batch_by in {f.name for f in kind.fields}
+
+
+def test_the_generated_migration_freezes_the_rendering_after_the_newest_revision() -> None:
+    from syncd.db.intent_check import render_migration
+
+    versions = Path(__file__).parents[2] / "migrations" / "versions"
+    newest = sorted(versions.glob("[0-9][0-9][0-9][0-9]_*.py"))[-1]
+    path, text = render_migration(versions, "Adds the kind uncancel", "2026-12-01")
+    revision = f"{int(newest.name[:4]) + 1:04d}"
+    assert path == versions / f"{revision}_adds_the_kind_uncancel.py"
+    namespace: dict[str, object] = {}
+    exec(compile(text, str(path), "exec"), namespace)  # noqa: S102  # our own generated source
+    assert namespace["revision"] == revision
+    assert namespace["down_revision"] == newest.name[:4]
+    assert namespace["VALIDATE_FUNCTION"] == render_validate_function()
+    assert f'_revision("{newest.name}")' in text  # the downgrade restores the function frozen before

@@ -35,7 +35,7 @@ from syncd.replay import ReplayOptions, follow
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions, sync
-from tests.helpers import REPO_ROOT, Clock, url_for_env
+from tests.helpers import REPO_ROOT, Clock, postgres_replay, url_for_env
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +191,11 @@ def test_the_documented_example_runs_as_written(
         assert sync(engine, api, [RESOURCES["events"]], full=True, options=SyncOptions(), clock=clock).ok
         replaying = threading.Thread(
             target=follow,
-            args=(engine, api, stop, ReplayOptions(backoff_base_s=0.01, backoff_cap_s=0.02, sweep_s=0.2)),
+            args=(
+                *postgres_replay(engine, api),
+                stop,
+                ReplayOptions(backoff_base_s=0.01, backoff_cap_s=0.02, sweep_s=0.2),
+            ),
             daemon=True,
         )
         replaying.start()

@@ -17,7 +17,7 @@ from syncd.replay import ReplayOptions, ReplaySummary, replay_once
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions, sync
-from tests.helpers import Clock
+from tests.helpers import Clock, postgres_replay
 
 API_KEY = "replay-it-key-3b9e7d10"
 BASE_URL = "http://sandbox"
@@ -60,7 +60,7 @@ Replay = Callable[..., ReplaySummary]
 @pytest.fixture
 def replay(engine: Engine, client: ApiClient) -> Replay:
     def go(options: ReplayOptions = FAST, **kwargs: Any) -> ReplaySummary:
-        return replay_once(engine, kwargs.pop("client", client), options, **kwargs)
+        return replay_once(*postgres_replay(engine, kwargs.pop("client", client)), options, **kwargs)
 
     return go
 

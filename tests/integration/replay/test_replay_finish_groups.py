@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from syncd import replay as replay_module
+from syncd.db import intent_queue as queue_module
 from syncd.replay import ReplayOptions
 from syncd.sandbox import Sandbox
 from tests.integration.replay.conftest import (
@@ -84,7 +84,7 @@ def test_a_group_lost_before_its_commit_is_settled_not_resent(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the mirror write failed")
 
-    monkeypatch.setattr(replay_module, "store_in_mirror", broken)
+    monkeypatch.setattr(queue_module, "store_in_mirror", broken)
     with pytest.raises(RuntimeError):
         replay(ReplayOptions(concurrency=1))
     # Answered by the API, never recorded: in flight, sent, held by a session that is gone.

@@ -20,7 +20,7 @@ from syncd.api import ApiClient
 from syncd.replay import ReplayOptions, ReplaySummary, follow, replay_once
 from syncd.sandbox import Sandbox
 from syncd.sandbox.server import running
-from tests.helpers import clean_env, url_for_env
+from tests.helpers import clean_env, postgres_replay, url_for_env
 from tests.integration.replay.conftest import (
     API_KEY,
     Replay,
@@ -50,7 +50,9 @@ def test_follow_picks_up_an_insert_within_a_second(sb: Sandbox, engine: Engine, 
     # A sweep far away: only the NOTIFY can explain a prompt pick-up.
     options = ReplayOptions(sweep_s=30.0, backoff_base_s=0.01, backoff_cap_s=0.01)
     thread = threading.Thread(
-        target=follow, args=(engine, client, stop, options), kwargs={"on_pass": passes.append}
+        target=follow,
+        args=(*postgres_replay(engine, client), stop, options),
+        kwargs={"on_pass": passes.append},
     )
     thread.start()
     try:
@@ -75,7 +77,7 @@ def test_follow_picks_up_an_insert_within_a_second(sb: Sandbox, engine: Engine, 
 def test_follow_survives_a_lost_listening_connection(sb: Sandbox, engine: Engine, client: ApiClient) -> None:
     stop = threading.Event()
     options = ReplayOptions(sweep_s=30.0)
-    thread = threading.Thread(target=follow, args=(engine, client, stop, options))
+    thread = threading.Thread(target=follow, args=(*postgres_replay(engine, client), stop, options))
     thread.start()
     try:
 
@@ -158,7 +160,7 @@ def test_kill_9_while_the_answer_is_held_back_loses_nothing_and_invites_once(
                 5,
                 "the killed session to end",
             )
-        summary = replay_once(engine, client, ReplayOptions())
+        summary = replay_once(*postgres_replay(engine, client), ReplayOptions())
     assert summary.taken_over == [intent_id]
     assert summary.settled == [intent_id]
     assert intent(engine, intent_id)["status"] == "succeeded"

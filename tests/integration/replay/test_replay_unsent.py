@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.api import ApiClient, PreparedCall
-from syncd.replay import EventWrites
+from syncd.api.dispatcher import ApiDispatcher
 from syncd.sandbox import Sandbox
 from tests.integration.replay.conftest import Replay, active_events, attempts, enqueue, intent
 
@@ -62,7 +62,7 @@ def test_a_request_that_cannot_be_built_is_rejected_on_the_first_attempt(
 
 def test_a_date_the_api_format_cannot_write_is_refused_before_sending(client: ApiClient) -> None:
     """Year 1 (refused at the INSERT since 0008) would be written "1-01-01 ...": the build refuses it."""
-    writes = EventWrites(client)
+    writes = ApiDispatcher(client)
     assert writes.api_datetime("2100-12-31T23:59:59-14:59") == "2101-01-01 14:58:59"
     with pytest.raises(ValueError, match="cannot be written as the API's Y-m-d H:i:s"):
         writes.api_datetime("0001-01-01 10:00:00")

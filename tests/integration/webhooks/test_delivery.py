@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import threading
 import time
 
@@ -196,6 +197,21 @@ def test_retry_after_from_the_receiver_is_honoured(
     receiver.headers = {"retry-after": "120"}
     deliver_due(engine, client, WebhookOptions(), now=clock)
     assert (row(engine, subscription_id)["next_attempt_at"] - clock.now).total_seconds() == pytest.approx(120)
+
+
+def test_retry_after_as_an_http_date_is_honoured(
+    engine: Engine, client: httpx.Client, receiver: Receiver
+) -> None:
+    add_change(engine)
+    subscription_id, _ = subscribe(engine, receiver.url)
+    clock = Clock(utcnow() + dt.timedelta(seconds=1))
+    receiver.fail(1, status=503)
+    receiver.headers = {
+        "retry-after": email.utils.format_datetime(utcnow() + dt.timedelta(seconds=600), usegmt=True)
+    }
+    deliver_due(engine, client, WebhookOptions(), now=clock)
+    wait = (row(engine, subscription_id)["next_attempt_at"] - clock.now).total_seconds()
+    assert 590.0 <= wait <= 600.0
 
 
 def test_failing_longer_than_retry_for_disables_and_enable_resumes_at_the_cursor(

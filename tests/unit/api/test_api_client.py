@@ -20,7 +20,6 @@ from syncd.api import (
     ApiKeyRefused,
     ApiNotFound,
     ApiTransientError,
-    parse_retry_after,
 )
 from tests.unit.api.mock_api import BASE_URL, CANARY_KEY, Recorder, sequence
 
@@ -515,30 +514,6 @@ def test_a_failing_hook_does_not_fail_the_call(make_client: MakeClient) -> None:
         client.cancel_event(5, "x")
     assert len(calls.requests) == 1
     assert any(e["event"] == "api.on_response_failed" for e in logs)
-
-
-# -- Retry-After --------------------------------------------------------------------------------
-
-NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
-
-
-@pytest.mark.parametrize(("value", "seconds"), [
-    ("5", 5.0),
-    (" 1.5 ", 1.5),
-    ("0", 0.0),
-    ("-3", 0.0),
-    ("3600", 60.0),
-    ("Sun, 01 Mar 2026 12:00:20 GMT", 20.0),
-    ("Sun, 01 Mar 2026 11:00:00 GMT", 0.0),
-    ("Sun, 01 Mar 2026 12:00:20 -0000", 20.0),
-    ("Mon, 02 Mar 2026 12:00:00 GMT", 60.0),
-    (None, None),
-    ("", None),
-    ("soon", None),
-    ("nan", None),
-])  # fmt: skip
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, now=NOW) == seconds
 
 
 def test_errors_have_useful_reprs() -> None:

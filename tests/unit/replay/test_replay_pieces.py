@@ -1,4 +1,5 @@
-"""The replay engine's pure parts: the retry decision, backoff, read-back checks, batch keys."""
+"""The replay engine's pure parts: the API dispatcher's retry decision and read-back checks, backoff,
+batch keys."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import httpx
 import pytest
 
 from syncd.api import ApiClient
+from syncd.api.dispatcher import ApiDispatcher
 from syncd.api.errors import ApiAuthError, ApiClientError, ApiError, ApiNotFound, ApiTransientError
-from syncd.db.replay_store import ClaimedIntent
-from syncd.replay import EventWrites, ReplayOptions, backoff_s, batch_key, decide
+from syncd.intent_queue import ClaimedIntent
+from syncd.replay import ReplayOptions, backoff_s, batch_key
 
 pytestmark = pytest.mark.unit
 
@@ -54,8 +56,8 @@ def _error(cls: type[ApiError], status: int | None, **kwargs: Any) -> ApiError:
         (RuntimeError("boom"), "invite", "in_doubt"),
     ],
 )
-def test_decide(error: BaseException | None, kind: str, outcome: str) -> None:
-    assert decide(kind, error).outcome == outcome
+def test_decide(writes: ApiDispatcher, error: BaseException | None, kind: str, outcome: str) -> None:
+    assert writes.decide(kind, error).outcome == outcome
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
@@ -64,7 +66,8 @@ def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
     assert all(0.0 <= s <= 8.0 for s in samples)
     assert max(samples) > 4.0
     assert all(backoff_s(options, 1) <= 1.0 for _ in range(50))
-    assert backoff_s(options, 1, retry_after=30.0) == 30.0
+    assert backoff_s(options, 1, retry_after=5.0) == 5.0
+    assert backoff_s(options, 1, retry_after=30.0) == 8.0  # Retry-After honoured up to the cap
 
 
 def test_batch_key() -> None:
@@ -76,19 +79,19 @@ def test_batch_key() -> None:
 
 
 @pytest.fixture
-def writes() -> EventWrites:
+def writes() -> ApiDispatcher:
     client = ApiClient("http://x", "k" * 20, transport=httpx.MockTransport(lambda r: httpx.Response(500)))
-    return EventWrites(client, "Europe/Berlin")
+    return ApiDispatcher(client, "Europe/Berlin")
 
 
-def test_start_and_end_are_sent_in_the_configured_zone(writes: EventWrites) -> None:
+def test_start_and_end_are_sent_in_the_configured_zone(writes: ApiDispatcher) -> None:
     assert writes.api_datetime("2026-07-01T10:00:00Z") == "2026-07-01 12:00:00"
     assert writes.api_datetime("2026-07-01 10:00:00") == "2026-07-01 10:00:00"
     with pytest.raises(ValueError, match="not a date-time"):
         writes.api_datetime("tomorrow")
 
 
-def test_read_back_checks(writes: EventWrites) -> None:
+def test_read_back_checks(writes: ApiDispatcher) -> None:
     reschedule = _intent("reschedule", {"start": "2026-07-01 10:00:00", "end": "2026-07-01 10:30:00"})
     moved = {"scheduledAt": "2026-07-01T08:00:00+00:00", "endDate": "2026-07-01T10:30:00+02:00"}
     assert writes.applied(reschedule, moved) is True
@@ -104,11 +107,11 @@ def test_read_back_checks(writes: EventWrites) -> None:
     assert writes.applied(_intent("resend_notification"), {}) is None
 
 
-def test_the_audit_request_names_method_path_and_body_never_the_key(writes: EventWrites) -> None:
+def test_the_audit_request_names_method_path_and_body_never_the_key(writes: ApiDispatcher) -> None:
     write = writes.single(_intent("invite", {"emails": ["a@x.com"]}), lambda: None)
-    assert write.request == {
+    assert write.audit == {
         "method": "POST",
         "path": "/panel/api/event/invite-participants/7",
         "body": {"emails": ["a@x.com"]},
     }
-    assert "k" * 20 not in str(write.request)
+    assert "k" * 20 not in str(write.audit)
