@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("syncd")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+# Kept equal to pyproject.toml's version by tests/unit/test_cli.py; a constant, because reading the
+# installed metadata (importlib.metadata) would cost every start of the command line ~40 ms.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

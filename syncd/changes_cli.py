@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from syncd.cli import EXIT_OK, Handler, UsageError, non_negative_int
 from syncd.formatting import when
-from syncd.settings import Settings
 
-if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
+if TYPE_CHECKING:  # at run time these would load SQLAlchemy and pydantic before `--help` prints
     from syncd.db import feed
+    from syncd.settings import Settings
 
+    # argparse's subparsers type is generic only to the type checker
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
     Add: TypeAlias = Callable[[SubParsers, str, Handler, str], argparse.ArgumentParser]
 

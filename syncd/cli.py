@@ -5,6 +5,11 @@ Exit codes: 0 success, 1 the job failed, 2 bad usage or bad settings.
 1: a resource or intent failed, the database or the API cannot be reached, the schema is behind.
 2: bad arguments, a bad or missing setting, a data_dir that cannot be created, a port that is
 taken, an API key the API refuses (401). Each is one line on stderr, never a traceback.
+
+Start-up is part of the interface (`syncd --help` and `syncd version` in well under 0.3 s): the
+parser is built from this module and the `*_cli` modules alone, which import nothing heavier than
+the standard library at their top. pydantic, SQLAlchemy, psycopg, httpx and structlog load inside
+the handlers, and in `main` once a command that needs settings runs (tests/acceptance/test_startup.py).
 """
 
 from __future__ import annotations
@@ -16,23 +21,23 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, NoReturn
-
-import structlog
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from syncd import __version__
 from syncd.db.errors import DatabaseUnavailable, DataDirUnusable, EmbeddedDatabaseError, SchemaBehind
 from syncd.db.url import has_credentials
-from syncd.logs import configure_logging, effective_level, redactor
-from syncd.settings import FLAG_SETTINGS, Settings, SettingsError, load_settings
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from syncd.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # One-shot commands give up on an API they cannot connect to after this long, retries included.
 ONE_SHOT_UNREACHABLE_S = 10.0
 
-Handler = Callable[[argparse.Namespace, Settings], int]
+# A string: naming Settings at run time would import pydantic before the arguments are parsed.
+Handler: TypeAlias = "Callable[[argparse.Namespace, Settings], int]"
+# A command that needs no settings (and so no logging): it runs even when a setting is bad.
+SettingsFreeHandler: TypeAlias = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 
 class UsageError(Exception):
@@ -101,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    add(commands, "version", _cmd_version, "Print the syncd version.")
+    version = commands.add_parser(
+        "version",
+        help="Print the syncd version.",
+        description="Print the syncd version (as --version does); settings are not read.",
+    )
+    version.set_defaults(settings_free=_cmd_version)
     add(commands, "check", _cmd_check, "Check the settings, the database and the API key, one line each.")
 
     config = commands.add_parser("config", help="Inspect settings.", description="Inspect settings.")
@@ -206,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "~/.zfunc/_syncd` (with ~/.zfunc on $fpath before compinit).",
     )
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
-    completion.set_defaults(handler=None)
+    completion.set_defaults(settings_free=_cmd_completion)
 
     demo = add(
         commands,
@@ -253,8 +263,15 @@ _share = _number(float, lambda v: 0.0 <= v <= 1.0, "a share between 0 and 1")
 # --- commands -------------------------------------------------------------------------------------
 
 
-def _cmd_version(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_version(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"syncd {__version__}")
+    return EXIT_OK
+
+
+def _cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import shtab  # here: only this command uses it
+
+    print(shtab.complete(parser, shell=args.shell), end="")
     return EXIT_OK
 
 
@@ -262,6 +279,8 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.api import ApiError, ApiKeyRefused, ApiUnreachable
     from syncd.db import migrate
     from syncd.db.engine import open_database
+    from syncd.logs import redactor
+    from syncd.settings import SettingsError
 
     failures = 0
 
@@ -382,6 +401,7 @@ def _cmd_db_psql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from syncd.logs import redactor
     from syncd.sandbox import Sandbox, parse_profile
     from syncd.sandbox.server import ListenError, serve
 
@@ -502,6 +522,8 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
 
+    import structlog
+
     from syncd.api.dispatcher import ApiDispatcher
     from syncd.db import migrate
     from syncd.db.engine import open_database
@@ -514,7 +536,7 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     def request_stop(signum: int, frame: object) -> None:
         # Finish the intents under way, then return: a kill mid-call would only leave them in doubt.
-        log.info("replay.stopping", signal=signal.Signals(signum).name)
+        structlog.get_logger(__name__).info("replay.stopping", signal=signal.Signals(signum).name)
         stop.set()
 
     with open_database(settings, application_name="syncd-replay") as database:
@@ -563,11 +585,13 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "completion":  # before the settings: a script for the shell needs none
-        import shtab  # here: only this command uses it
+    settings_free: SettingsFreeHandler | None = getattr(args, "settings_free", None)
+    if settings_free is not None:  # before the settings: the version or a shell script needs none
+        return settings_free(args, parser)
+    # Only now, when a command runs: these import pydantic and structlog (see the module's docstring).
+    from syncd.logs import configure_logging, effective_level, redactor
+    from syncd.settings import FLAG_SETTINGS, SettingsError, load_settings
 
-        print(shtab.complete(parser, shell=args.shell), end="")
-        return EXIT_OK
     if getattr(args, "database_url", None) and has_credentials(args.database_url):
         _fail(
             parser,
@@ -606,7 +630,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ApiUnreachable):
             print(f"syncd: {api_stop_line(exc, settings.api_url)}", file=sys.stderr)
             return EXIT_FAILED
-        log.exception("syncd.crashed", command=args.command)
+        import structlog
+
+        structlog.get_logger(__name__).exception("syncd.crashed", command=args.command)
         return EXIT_FAILED
 
 
@@ -620,6 +646,8 @@ def api_stop_line(exc: Exception, api_url: str) -> str:
 
 
 def _fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    from syncd.logs import redactor
+
     print(f"syncd: error: {redactor.redact(message)}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
 

@@ -28,6 +28,9 @@ from typing import Any, Protocol
 
 from syncd.intent_kinds import INTENT_KINDS
 
+# Every status an intent can be in; the table's check constraint and `syncd intents list --status`
+# take them from here.
+STATUSES = ("pending", "in_flight", "succeeded", "failed", "withdrawn")
 JsonObject = dict[str, Any]
 # Intents with equal keys may share one list call: (kind, value of its `batch_by`); None goes alone.
 BatchKey = tuple[str, str | None]

@@ -13,15 +13,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import Connection
-
 from syncd.cli import EXIT_OK, Handler, UsageError, positive_int
-from syncd.db.intents import STATUSES, IntentError, WriteIntent
 from syncd.formatting import json_default, one_line, table, when
 from syncd.intent_kinds import INTENT_KINDS
-from syncd.settings import Settings
+from syncd.intent_queue import STATUSES
 
-if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
+if TYPE_CHECKING:  # at run time these would load SQLAlchemy and pydantic before `--help` prints
+    from sqlalchemy import Connection
+
+    from syncd.db.intents import WriteIntent
+    from syncd.settings import Settings
+
+    # argparse's subparsers type is generic only to the type checker
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
     Add: TypeAlias = Callable[[SubParsers, str, Handler, str], argparse.ArgumentParser]
 
@@ -144,6 +147,7 @@ def _queue(settings: Settings) -> Iterator[Connection]:
     """A transaction on a database whose schema is current; queue errors become one line, exit 2."""
     from syncd.db import migrate
     from syncd.db.engine import open_database
+    from syncd.db.intents import IntentError
 
     with open_database(settings) as database:
         migrate.require_current(database.engine)

@@ -15,15 +15,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Connection
-
 from syncd.cli import EXIT_FAILED, EXIT_OK, Handler, UsageError, positive_int
 from syncd.formatting import json_default, one_line, table, when
-from syncd.settings import Settings
 
-if TYPE_CHECKING:  # argparse's subparsers type is generic only to the type checker
+if TYPE_CHECKING:  # at run time these would load SQLAlchemy and pydantic before `--help` prints
+    from sqlalchemy import Connection
+
     from syncd.db.webhooks import Subscription
+    from syncd.settings import Settings
 
+    # argparse's subparsers type is generic only to the type checker
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
     Add: TypeAlias = Callable[[SubParsers, str, Handler, str], argparse.ArgumentParser]
 

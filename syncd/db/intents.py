@@ -40,11 +40,11 @@ from sqlalchemy.exc import IntegrityError
 
 from syncd.db.schema import BI_SCHEMA, MIRROR_SCHEMA, STATE_SCHEMA, metadata
 from syncd.intent_kinds import INTENT_KINDS, REFUSED, check_intent
+from syncd.intent_queue import STATUSES as STATUSES  # declared in a light module: the parser lists them
 
 log = structlog.get_logger(__name__)
 
 KINDS = tuple(INTENT_KINDS)
-STATUSES = ("pending", "in_flight", "succeeded", "failed", "withdrawn")
 NOTIFY_CHANNEL = "syncd_intents"
 
 # Per kind, the payload keys (the API request DTO's, in its order) and whether each is required:

@@ -5,6 +5,7 @@ import tomllib
 
 import pytest
 
+from syncd import __version__
 from syncd.cli import build_parser, main
 from tests.helpers import REPO_ROOT
 
@@ -41,6 +42,12 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit) as caught:
             main(argv)
         assert caught.value.code == 2, argv
+
+
+def test_the_version_is_pyprojects() -> None:
+    """`syncd.__version__` is a constant (reading the installed metadata slows start-up): keep it equal."""
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert __version__ == declared, f"set syncd/__init__.py's __version__ to {declared!r}"
 
 
 def test_every_package_ships_in_the_wheel() -> None:
