@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-intents soak intent-migration schema-doc dbt-sources webhook-schemas reference-data clean
+.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-startup bench-intents soak intent-migration schema-doc dbt-sources webhook-schemas reference-data clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench: $(STAMP) ## Benchmark syncd against a 20,000-event sandbox (BENCH_ARGS="-
 
 intent-migration: $(STAMP) ## After changing syncd/intent_kinds.py: the migration that freezes the new trigger check (TITLE="...")
 	$(BIN)/python -m syncd.db.intent_check "$(TITLE)"
+
+bench-startup: $(STAMP) ## Time `syncd --help` and `syncd version` (median of 5) against the 0.3 s target; `make bench` includes it
+	$(BIN)/python -m benchmarks.startup $(BENCH_ARGS)
 
 bench-intents: $(STAMP) ## Benchmark write-back: 1,000 notes intents via syncd replay, --follow latency (BENCH_ARGS="--intents N ...")
 	$(BIN)/python -m benchmarks.intents $(BENCH_ARGS)

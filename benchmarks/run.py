@@ -1,4 +1,4 @@
-"""`make bench`: first sync, no-change sync, requests, memory at two sizes, and the naive baseline.
+"""`make bench`: start-up, first sync, no-change sync, requests, memory at two sizes, the naive baseline.
 
     python -m benchmarks [--events 20000] [--small-events 5000] [--seed 1] [--rate-limit off|N|default]
                          [--database-url URL] [--skip-baseline] [--profile] [--output PATH]
@@ -45,6 +45,7 @@ from benchmarks.harness import (
     scratch_server,
     stop_on_sigterm,
 )
+from benchmarks.startup import TARGET_STARTUP_S, measure_startup, startup_verdicts
 from syncd.db import migrate
 
 # The issue's targets (issue 3, "Performance").
@@ -332,7 +333,7 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": first["events_per_s"] > base,
             }
         )
-    return rows
+    return [*rows, *startup_verdicts(results["startup"])]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -440,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
+        # First, while nothing of the benchmark's own (sandbox, PostgreSQL) is running yet.
+        step("start-up: syncd --help and syncd version, 5 runs each")
+        startup = measure_startup()
         with (
             tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp,
             scratch_server(args.database_url, Path(tmp)) as server,
@@ -459,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
                     "no_change_s": TARGET_NO_CHANGE_S,
                     "peak_rss_mb": TARGET_PEAK_RSS_MB,
                     "rss_growth": TARGET_RSS_GROWTH,
+                    "startup_s": TARGET_STARTUP_S,
                 },
+                "startup": startup,
             }
             logs = args.output.parent / "logs"  # kept after the run: the sync logs a failure points to
             shutil.rmtree(logs, ignore_errors=True)
