@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -331,6 +332,22 @@ def test_per_event_type_rows_follow_their_event_type(
             select(table.c.event_type_id, table.c.id).where(table.c.deleted_at.is_not(None))
         ).all()
     assert deleted == [(event_type_id, tag_id)]
+
+
+def test_a_date_range_longer_than_one_call_takes_is_read_in_windows(
+    sb: Sandbox, engine: Engine, run: Run
+) -> None:
+    assert run("event_types").ok
+    sb.calls.clear()
+    [availability] = run("event_type_availability", options=SyncOptions(availability_days=70)).outcomes
+    assert availability.status == "succeeded", availability.error
+    types = _count(engine, "event_types")
+    assert _count(engine, "event_type_availability") == 70 * types
+    calls = [parse_qs(c.query) for c in sb.calls if "/availability/" in c.path]
+    # 62 days (the API's most per call), then the 8 left; the clock is 2026-11-23.
+    ranges = {(q["startDate"][0], q["endDate"][0]) for q in calls}
+    assert ranges == {("2026-11-23", "2027-01-23"), ("2027-01-24", "2027-01-31")}
+    assert len(calls) == 2 * types
 
 
 # --- bad input and bad weather ----------------------------------------------------------------------
