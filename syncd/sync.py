@@ -41,7 +41,6 @@ from syncd.db.state import ResourceStatus, RunCounts, RunMode, RunStatus
 from syncd.logs import redactor
 from syncd.mapping import parse_timestamp
 from syncd.resources import RESOURCES, SYNCED, Parent, Read, Resource
-from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -134,14 +133,6 @@ class SyncSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-def sync_options(settings: Settings) -> SyncOptions:
-    return SyncOptions(
-        availability_days=settings.availability_days,
-        incremental_overlap=dt.timedelta(seconds=settings.incremental_overlap_s),
-        api_timezone=settings.api_timezone,
-    )
 
 
 def status(engine: Engine, resources: Sequence[Resource] | None = None) -> list[ResourceStatus]:
