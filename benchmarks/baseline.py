@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, registry
 
 from syncd.api import ApiClient
 from syncd.api.contract import DTOS
-from syncd.db.mirror import table_for
+from syncd.db.mirror_tables import table_for
 from syncd.mapping import content_hash, map_object
 from syncd.resources import RESOURCES
 

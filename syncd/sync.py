@@ -36,7 +36,8 @@ from sqlalchemy.exc import DBAPIError
 from syncd.api import ApiClient, ApiError, ApiKeyRefused, ApiNotFound, ApiUnreachable, Page
 from syncd.api.dates import resolve_zone
 from syncd.db import state
-from syncd.db.mirror import Prepared, prepare, store, table_for
+from syncd.db.mirror import Prepared, prepare, store
+from syncd.db.mirror_tables import table_for
 from syncd.db.state import ResourceStatus, RunCounts, RunMode, RunStatus
 from syncd.logs import redactor
 from syncd.mapping import parse_timestamp

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from syncd.api import ApiClient, ApiKeyRefused, ApiUnreachable, Page
 from syncd.db import state
-from syncd.db.mirror import table_for
+from syncd.db.mirror_tables import table_for
 from syncd.resources import RESOURCES, SYNCED
 from syncd.sandbox import Sandbox
 from syncd.sync import PageSource, SyncOptions, concurrent_pages, sequential_pages
