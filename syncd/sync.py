@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from syncd.api import ApiClient, ApiError, ApiKeyRefused, ApiNotFound, ApiUnreachable, Page
 from syncd.api.dates import resolve_zone
+from syncd.api.paging import iter_pages, iter_pages_concurrent
 from syncd.db import state
 from syncd.db.mirror import Prepared, prepare, store
 from syncd.db.mirror_tables import table_for
@@ -88,14 +89,14 @@ class PageSource(Protocol):
 def sequential_pages(
     client: ApiClient, endpoint: str, params: Mapping[str, object], on_page: int, start_page: int
 ) -> Iterator[Page]:
-    return client.iter_pages(endpoint, params, on_page, start_page=start_page)
+    return iter_pages(client, endpoint, params, on_page, start_page=start_page)
 
 
 def concurrent_pages(
     client: ApiClient, endpoint: str, params: Mapping[str, object], on_page: int, start_page: int
 ) -> Iterator[Page]:
     """Pages read ahead in parallel once the page count is known, still handed over in order."""
-    return client.iter_pages_concurrent(endpoint, params, on_page, start_page=start_page)
+    return iter_pages_concurrent(client, endpoint, params, on_page, start_page=start_page)
 
 
 @dataclass

@@ -154,10 +154,11 @@ def test_incremental_picks_up_cancels_notes_reschedules_and_new_events(
     assert run("users", "event_types", "events").ok
     clock.advance(minutes=30)
     canceled, noted, moved, upstream_canceled = _active(sb, 4)
-    client.cancel_event(canceled, "no longer needed")
-    client.edit_notes(noted, "bring the contract ✍️")
+    client.call("event.cancel", path_params={"id": canceled}, body={"reason": "no longer needed"})
+    client.call("event.notes", path_params={"id": noted}, body={"notes": "bring the contract ✍️"})
     event_type = sb.world.event_dto(moved)["eventType"]["id"]
-    client.reschedule_event(moved, "2026-12-01 10:00:00", "2026-12-01 10:30:00", event_type)
+    times = {"start": "2026-12-01 10:00:00", "end": "2026-12-01 10:30:00", "eventTypeId": event_type}
+    client.call("event.reschedule", path_params={"id": moved}, body=times)
     sb.world.cancel_event(upstream_canceled, "the invitee cancelled")
     added = sb.world.add_event()
     sb.calls.clear()
@@ -324,7 +325,7 @@ def test_per_event_type_rows_follow_their_event_type(
     table = table_for(RESOURCES["event_type_tags"])
     with engine.connect() as conn:
         event_type_id, tag_id = conn.execute(select(table.c.event_type_id, table.c.id).limit(1)).one()
-    client.remove_event_type_tag(event_type_id, tag_id)
+    client.call("event_type.tag_remove", path_params={"eventTypeId": event_type_id, "tagId": tag_id})
     [tags] = run("event_type_tags").outcomes
     assert tags.counts.deleted == 1
     with engine.connect() as conn:
