@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from syncd.netpolicy import AddressPolicy
 from syncd.replay import ReplayOptions
@@ -20,25 +19,21 @@ def sync_options(settings: Settings) -> SyncOptions:
     )
 
 
-def replay_options(settings: Settings, **overrides: Any) -> ReplayOptions:
-    values: dict[str, Any] = {
-        "batch_size": settings.replay_batch_size,
-        "concurrency": settings.replay_concurrency,
-        "max_attempts": settings.replay_max_attempts,
-        "max_age_s": settings.replay_max_age_s,
-        "api_timezone": settings.api_timezone,
-        **overrides,
-    }
-    return ReplayOptions(**values)
+def replay_options(settings: Settings) -> ReplayOptions:
+    return ReplayOptions(
+        batch_size=settings.replay_batch_size,
+        concurrency=settings.replay_concurrency,
+        max_attempts=settings.replay_max_attempts,
+        max_age_s=settings.replay_max_age_s,
+        api_timezone=settings.api_timezone,
+    )
 
 
-def webhook_options(settings: Settings, **overrides: Any) -> WebhookOptions:
-    values: dict[str, Any] = {
-        "batch": settings.webhook_batch,
-        "retry_for_s": settings.webhook_retry_for_s,
-        "timeout_s": settings.webhook_timeout_s,
-        "connect_timeout_s": settings.webhook_connect_timeout_s,
-        "policy": AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allow_cidrs),
-        **overrides,
-    }
-    return WebhookOptions(**values)
+def webhook_options(settings: Settings) -> WebhookOptions:
+    return WebhookOptions(
+        batch=settings.webhook_batch,
+        retry_for_s=settings.webhook_retry_for_s,
+        timeout_s=settings.webhook_timeout_s,
+        connect_timeout_s=settings.webhook_connect_timeout_s,
+        policy=AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allow_cidrs),
+    )
