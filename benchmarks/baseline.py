@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, registry
 
 from syncd.api import ApiClient
 from syncd.api.contract import DTOS
-from syncd.db.mirror import table_for
+from syncd.api.paging import iter_pages
+from syncd.db.mirror_tables import table_for
 from syncd.mapping import content_hash, map_object
 from syncd.resources import RESOURCES
 
@@ -50,7 +51,7 @@ def run_baseline(engine: Engine, base_url: str, api_key: str, *, budget_s: float
     started = time.perf_counter()
     params = {"orderField": "id", "orderDirection": "asc"}
     with ApiClient(base_url, api_key, rate_limit_per_s=None) as client, Session(engine) as session:
-        for page in client.iter_pages("event.list", params, on_page=100):
+        for page in iter_pages(client, "event.list", params, on_page=100):
             now = dt.datetime.now(dt.UTC)
             for obj in page.items:
                 row = map_object(resource.name, dto, obj, resource.key).row

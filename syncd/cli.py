@@ -453,8 +453,9 @@ def _resources(names: Sequence[str]) -> list[Any]:
 def _cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import migrate
     from syncd.db.engine import open_database
+    from syncd.engine_options import sync_options
     from syncd.report import LiveProgress, LogProgress, summary_table
-    from syncd.sync import Progress, fewer_collections, sync, sync_options
+    from syncd.sync import Progress, fewer_collections, sync
 
     resources = _resources(args.resources)
     key = settings.require_api_key()
@@ -528,7 +529,8 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import migrate
     from syncd.db.engine import open_database
     from syncd.db.intent_queue import PostgresIntentQueue
-    from syncd.replay import follow, replay_once, replay_options
+    from syncd.engine_options import replay_options
+    from syncd.replay import follow, replay_once
 
     key = settings.require_api_key()
     options = replay_options(settings)

@@ -38,14 +38,15 @@ from syncd.api.dispatcher import ApiDispatcher
 from syncd.db import feed, health, leader
 from syncd.db import webhooks as webhook_store
 from syncd.db.intent_queue import PostgresIntentQueue
+from syncd.engine_options import replay_options, sync_options, webhook_options
 from syncd.metrics import CONTENT_TYPE, DaemonMetrics
-from syncd.replay import ReplayOptions, follow, replay_options
+from syncd.replay import ReplayOptions, follow
 from syncd.resources import SYNCED
 from syncd.retry import Backoff, first_line
-from syncd.scheduler import FULL_SYNC, Cadence, SyncJobs, build_scheduler, resource_cadence
+from syncd.schedule import FULL_SYNC, Cadence, resource_cadence
+from syncd.scheduler import SyncJobs, build_scheduler
 from syncd.settings import Settings
-from syncd.sync import sync_options
-from syncd.webhooks import follow_deliveries, webhook_options
+from syncd.webhooks import follow_deliveries
 
 log = structlog.get_logger(__name__)
 

@@ -28,10 +28,11 @@ from syncd.api import ApiClient, OnResponse
 from syncd.db import feed, migrate
 from syncd.db.embedded import stop_embedded
 from syncd.db.engine import Database, open_database
+from syncd.engine_options import sync_options
 from syncd.logs import redactor
 from syncd.report import summary_table
 from syncd.settings import ENV_PREFIX, Settings, read_config_file, standalone_settings
-from syncd.sync import sync, sync_options
+from syncd.sync import sync
 
 log = structlog.get_logger(__name__)
 
@@ -137,7 +138,8 @@ def _replay_some_decisions(engine: Engine, client: ApiClient, settings: Settings
     from syncd.api.dispatcher import ApiDispatcher
     from syncd.db.intent_queue import PostgresIntentQueue
     from syncd.db.intents import enqueue
-    from syncd.replay import replay_once, replay_options
+    from syncd.engine_options import replay_options
+    from syncd.replay import replay_once
 
     with engine.begin() as conn:
         upcoming = list(

@@ -1,6 +1,6 @@
 """From the API's JSON to typed rows: one function walks a DTO declaration and an object together.
 
-The table layout (`syncd.db.mirror`) and this mapping both derive from `syncd.api.contract`, so a
+The table layout (`syncd.db.mirror_tables`) and this mapping both derive from `syncd.api.contract`, so a
 column always has a value path and a value always has a column. Pure functions, no I/O.
 """
 

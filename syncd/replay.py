@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -49,9 +49,6 @@ from syncd.intent_queue import (
 )
 from syncd.logs import redactor
 from syncd.retry import Backoff, ms_since
-
-if TYPE_CHECKING:
-    from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -74,18 +71,6 @@ class ReplayOptions:
     # held at most `finish_hold_s`. 1 records each on its own. See docs/write-back.md, "Finish groups".
     finish_group: int = 50
     finish_hold_s: float = 0.5
-
-
-def replay_options(settings: Settings, **overrides: Any) -> ReplayOptions:
-    values: dict[str, Any] = {
-        "batch_size": settings.replay_batch_size,
-        "concurrency": settings.replay_concurrency,
-        "max_attempts": settings.replay_max_attempts,
-        "max_age_s": settings.replay_max_age_s,
-        "api_timezone": settings.api_timezone,
-        **overrides,
-    }
-    return ReplayOptions(**values)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A resource is one top-level mirror table and the way to read it: its answer DTO (from
 `syncd.api.contract`), its primary key, the endpoint and how it is read (paged list, bare list, one
-object, once per event type), whether it syncs incrementally, and its default schedule.
+object, once per row of a `Parent`), whether it syncs incrementally, and its default schedule.
 """
 
 from __future__ import annotations
@@ -18,8 +18,25 @@ class Read(enum.Enum):
     PAGES = "pages"  # a paged list endpoint (envelope or bare array), read page by page
     LIST = "list"  # one call answers the whole list (bare array)
     OBJECT = "object"  # one call answers one object (per `variants`)
-    PER_EVENT_TYPE = "per_event_type"  # one call per mirrored event type
+    PER_PARENT = "per_parent"  # one call per live row of the `parent` resource (per event type)
     NESTED = "nested"  # never read on its own: arrives nested in other objects (organizations)
+
+
+@dataclass(frozen=True)
+class Parent:
+    """What a PER_PARENT resource is read under: one call per live row of `resource`."""
+
+    resource: str  # the parent resource's name (its table has an `id` key)
+    column: str  # the key column of the child table that holds the parent's id
+    path_param: str  # the endpoint's path placeholder that takes the parent's id
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """A read that takes a date range (`startDate`..`endDate`, `Y-m-d`): the sync asks for the next
+    `settings.availability_days` days, at most `max_days` per call."""
+
+    max_days: int
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,10 @@ class Resource:
     stable_order: str | None = None
     # PAGES: the list filter that takes ids (`filter[ids][]`), to re-ask about rows a pass did not see.
     id_filter: str | None = None
+    # PER_PARENT: the resource each call is read under.
+    parent: Parent | None = None
+    # A read over a date range, split into calls of at most `max_days`.
+    dates: DateWindow | None = None
 
     @property
     def incremental(self) -> bool:
@@ -54,11 +75,17 @@ class Resource:
 
     @property
     def scope(self) -> tuple[str, ...]:
-        """Key columns that name the parent a PER_EVENT_TYPE read belongs to."""
-        return ("event_type_id",) if self.read is Read.PER_EVENT_TYPE else ()
+        """Key columns that name the parent a PER_PARENT read belongs to."""
+        return (self.parent.column,) if self.parent is not None else ()
+
+    def __post_init__(self) -> None:
+        if (self.read is Read.PER_PARENT) != (self.parent is not None):
+            raise ValueError(f"resource {self.name}: a parent goes with Read.PER_PARENT, and only with it")
 
 
 FREE_FORM = "free-form"  # integrations: the docs give no field list
+
+_PER_EVENT_TYPE = "event_types", "event_type_id"
 
 _DECLARED = (
     Resource(
@@ -91,19 +118,22 @@ _DECLARED = (
         "event_type_tags",
         "EventTypeTagDTO",
         ("event_type_id", "id"),
-        Read.PER_EVENT_TYPE,
+        Read.PER_PARENT,
         "event_type.tags",
         "Tags attached to each event type (`GET /panel/api/event-type/{id}/tag/list`).",
+        parent=Parent(*_PER_EVENT_TYPE, path_param="eventTypeId"),
     ),
     Resource(
         "event_type_availability",
         "EventTypeAvailabilityDTO",
         ("event_type_id", "date"),
-        Read.PER_EVENT_TYPE,
+        Read.PER_PARENT,
         "event_type.availability",
         "Bookable days and hours of each event type for the next N days "
         "(`GET /panel/api/event-type/availability/{id}`).",
         every_s=3600,
+        parent=Parent(*_PER_EVENT_TYPE, path_param="id"),
+        dates=DateWindow(max_days=62),  # the API answers at most 62 days per call
     ),
     Resource(
         "user_event_type_tags",

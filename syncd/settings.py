@@ -238,7 +238,7 @@ class Settings(BaseSettings):
     @field_validator("schedule")
     @classmethod
     def _check_schedule(cls, value: dict[str, int | str]) -> dict[str, int | str]:
-        from syncd.scheduler import check_schedule
+        from syncd.schedule import check_schedule  # here: APScheduler loads only when a schedule is set
 
         check_schedule(value)  # an unknown resource or a bad cron line fails at load, not at 3 a.m.
         return value
@@ -246,7 +246,7 @@ class Settings(BaseSettings):
     @field_validator("full_sync_at")
     @classmethod
     def _check_full_sync_at(cls, value: str) -> str:
-        from syncd.scheduler import parse_time_of_day
+        from syncd.schedule import parse_time_of_day
 
         parse_time_of_day(value)
         return value

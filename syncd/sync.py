@@ -35,18 +35,17 @@ from sqlalchemy.exc import DBAPIError
 
 from syncd.api import ApiClient, ApiError, ApiKeyRefused, ApiNotFound, ApiUnreachable, Page
 from syncd.api.dates import resolve_zone
+from syncd.api.paging import iter_pages, iter_pages_concurrent
 from syncd.db import state
-from syncd.db.mirror import Prepared, prepare, store, table_for
+from syncd.db.mirror import Prepared, prepare, store
+from syncd.db.mirror_tables import table_for
 from syncd.db.state import ResourceStatus, RunCounts, RunMode, RunStatus
 from syncd.logs import redactor
 from syncd.mapping import parse_timestamp
-from syncd.resources import RESOURCES, SYNCED, Read, Resource
-from syncd.settings import Settings
+from syncd.resources import RESOURCES, SYNCED, Parent, Read, Resource
 
 log = structlog.get_logger(__name__)
 
-# The API answers at most 62 days of availability per call.
-AVAILABILITY_WINDOW_DAYS = 62
 ERROR_LIMIT = 500
 
 
@@ -90,14 +89,14 @@ class PageSource(Protocol):
 def sequential_pages(
     client: ApiClient, endpoint: str, params: Mapping[str, object], on_page: int, start_page: int
 ) -> Iterator[Page]:
-    return client.iter_pages(endpoint, params, on_page, start_page=start_page)
+    return iter_pages(client, endpoint, params, on_page, start_page=start_page)
 
 
 def concurrent_pages(
     client: ApiClient, endpoint: str, params: Mapping[str, object], on_page: int, start_page: int
 ) -> Iterator[Page]:
     """Pages read ahead in parallel once the page count is known, still handed over in order."""
-    return client.iter_pages_concurrent(endpoint, params, on_page, start_page=start_page)
+    return iter_pages_concurrent(client, endpoint, params, on_page, start_page=start_page)
 
 
 @dataclass
@@ -136,14 +135,6 @@ class SyncSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-def sync_options(settings: Settings) -> SyncOptions:
-    return SyncOptions(
-        availability_days=settings.availability_days,
-        incremental_overlap=dt.timedelta(seconds=settings.incremental_overlap_s),
-        api_timezone=settings.api_timezone,
-    )
 
 
 def status(engine: Engine, resources: Sequence[Resource] | None = None) -> list[ResourceStatus]:
@@ -499,33 +490,42 @@ class _ResourceRun:
                 return [({key: name}, value) for name, value in groups if isinstance(value, list)], 1
 
             return [(None, grouped)]
-        if resource.read is Read.PER_EVENT_TYPE:
+        if resource.parent is not None:
+            parent = resource.parent
             with conn.begin():
-                ids = state.live_ids(conn, table_for(RESOURCES["event_types"]))
-            return [({"event_type_id": i}, self._per_event_type(i)) for i in ids]
+                ids = state.live_ids(conn, table_for(RESOURCES[parent.resource]))
+            return [({parent.column: i}, self._per_parent(parent, i)) for i in ids]
         raise ValueError(f"{resource.name}: no way to read {resource.read}")
 
-    def _per_event_type(self, event_type_id: int) -> _Fetch:
-        scope = {"event_type_id": event_type_id}
-        if self.endpoint == "event_type.tags":
-            return lambda: ([(scope, self.client.event_type_tags(event_type_id))], 1)
-        if self.endpoint == "event_type.availability":
+    def _per_parent(self, parent: Parent, parent_id: int) -> _Fetch:
+        """One parent's rows: one call, or one per date window when the read takes a date range."""
+        scope = {parent.column: parent_id}
+        path_params = {parent.path_param: parent_id}
 
-            def availability() -> _Batches:
-                first = self.clock().astimezone(dt.UTC).date()
-                last = first + dt.timedelta(days=self.options.availability_days - 1)
-                days: list[Any] = []
-                requests = 0
-                start = first
-                while start <= last:
-                    end = min(last, start + dt.timedelta(days=AVAILABILITY_WINDOW_DAYS - 1))
-                    days.extend(self.client.event_type_availability(event_type_id, start, end))
-                    requests += 1
-                    start = end + dt.timedelta(days=1)
-                return [(scope, days)], requests
+        def fetch() -> _Batches:
+            objects: list[Any] = []
+            queries = self._date_windows()
+            for query in queries:
+                answer = self.client.call(self.endpoint, path_params=path_params, query=query)
+                objects.extend(_items(answer))
+            return [(scope, objects)], len(queries)
 
-            return availability
-        raise ValueError(f"{self.resource.name}: no per-event-type reader for {self.endpoint}")
+        return fetch
+
+    def _date_windows(self) -> list[dict[str, object] | None]:
+        """The queries of a read over the next `availability_days` days (None: the read takes no dates)."""
+        window = self.resource.dates
+        if window is None:
+            return [None]
+        first = self.clock().astimezone(dt.UTC).date()
+        last = first + dt.timedelta(days=self.options.availability_days - 1)
+        queries: list[dict[str, object] | None] = []
+        start = first
+        while start <= last:
+            end = min(last, start + dt.timedelta(days=window.max_days - 1))
+            queries.append({"startDate": start, "endDate": end})
+            start = end + dt.timedelta(days=1)
+        return queries
 
     def _recheck_unseen(self, conn: Connection, run_id: int) -> None:
         """Ask again for live rows the pass did not see: offset paging skips an item when one before it

@@ -51,7 +51,6 @@ from syncd.db.listen import follow_notifications
 from syncd.logs import redactor
 from syncd.netpolicy import AddressPolicy, guarded_client
 from syncd.retry import Backoff, ms_since, parse_retry_after
-from syncd.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -77,18 +76,6 @@ class WebhookOptions:
     jitter: float = 0.2  # each delay is drawn from [(1 - jitter) * d, d]
     sweep_s: float = 5.0  # follow mode: a pass at least this often, notification or not
     policy: AddressPolicy = field(default_factory=AddressPolicy)  # where receivers may be: public only
-
-
-def webhook_options(settings: Settings, **overrides: Any) -> WebhookOptions:
-    values: dict[str, Any] = {
-        "batch": settings.webhook_batch,
-        "retry_for_s": settings.webhook_retry_for_s,
-        "timeout_s": settings.webhook_timeout_s,
-        "connect_timeout_s": settings.webhook_connect_timeout_s,
-        "policy": AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allow_cidrs),
-        **overrides,
-    }
-    return WebhookOptions(**values)
 
 
 def webhook_client(options: WebhookOptions) -> httpx.Client:

@@ -292,7 +292,8 @@ def _cmd_test(args: argparse.Namespace, settings: Settings) -> int:
     from syncd.db import migrate
     from syncd.db.engine import open_database
     from syncd.db.webhooks import WebhookError
-    from syncd.webhooks import send_test, webhook_client, webhook_options
+    from syncd.engine_options import webhook_options
+    from syncd.webhooks import send_test, webhook_client
 
     options = webhook_options(settings)
     with open_database(settings) as database:

@@ -5,14 +5,7 @@ Nothing else in syncd speaks raw HTTP to SimplyMeet.
 
 from __future__ import annotations
 
-from syncd.api.client import (
-    DEFAULT_PAGE_CONCURRENCY,
-    DEFAULT_USER_AGENT,
-    MAX_PAGE_CONCURRENCY,
-    ApiClient,
-    OnResponse,
-    PreparedCall,
-)
+from syncd.api.client import DEFAULT_USER_AGENT, ApiClient, OnResponse, PreparedCall
 from syncd.api.dates import format_api_datetime, parse_api_date, parse_api_datetime
 from syncd.api.endpoints import ENDPOINTS, Answer, Endpoint, PathSource, resolve_paths
 from syncd.api.errors import (
@@ -25,7 +18,16 @@ from syncd.api.errors import (
     ApiTransientError,
     ApiUnreachable,
 )
-from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker
+from syncd.api.paging import (
+    DEFAULT_PAGE_CONCURRENCY,
+    MAX_PAGE_CONCURRENCY,
+    JsonObject,
+    Page,
+    PageMeta,
+    PageWalker,
+    iter_pages,
+    iter_pages_concurrent,
+)
 from syncd.api.query import build_query_string, encode_query
 from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
 
@@ -57,6 +59,8 @@ __all__ = [
     "build_query_string",
     "encode_query",
     "format_api_datetime",
+    "iter_pages",
+    "iter_pages_concurrent",
     "parse_api_date",
     "parse_api_datetime",
     "resolve_paths",

@@ -1,4 +1,8 @@
-"""The SimplyMeet panel API client: one method per endpoint, over a sync httpx.Client.
+"""The SimplyMeet panel API client: `call` any endpoint of the table by name, over a sync httpx.Client.
+
+A call names its endpoint (`client.call("event.get", path_params={"id": 7})`); `get_page` reads one
+page of a list, and `syncd.api.paging` walks a list to its end (in parallel with
+`iter_pages_concurrent`).
 
 Retries live here and nowhere else: transient failures (5xx, 408, 409, 429, network errors, an
 unreadable 2xx body) are retried (stamina's loop) after `syncd.retry`'s backoff, never sooner than
@@ -18,17 +22,13 @@ long, retries included, and once one call gave up on either, the next ones fail 
 
 from __future__ import annotations
 
-import contextvars
-import datetime as dt
 import json
 import re
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -46,11 +46,17 @@ from syncd.api.errors import (
     ApiError,
     ApiKeyRefused,
     ApiNotFound,
-    ApiPagingError,
     ApiTransientError,
     ApiUnreachable,
 )
-from syncd.api.paging import JsonObject, Page, PageMeta, PageWalker, PagingLoop
+from syncd.api.paging import (
+    DEFAULT_PAGE_CONCURRENCY,
+    MAX_PAGE_CONCURRENCY,
+    JsonObject,
+    Page,
+    PageMeta,
+    check_concurrency,
+)
 from syncd.api.query import encode_query
 from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
 from syncd.retry import Backoff, parse_retry_after
@@ -62,15 +68,9 @@ RETRY_AFTER_CAP_S = 60.0
 # Between attempts (syncd.retry's one policy): 0.5 s, 1 s, 2 s ... up to 30 s, full jitter; a
 # server's Retry-After is honoured up to a minute.
 BACKOFF = Backoff(0.5, 30.0, jitter=1.0, retry_after_cap_s=RETRY_AFTER_CAP_S)
-DEFAULT_PAGE_CONCURRENCY = 4
-# More parallel page reads than this would hammer the account, not speed a sync up.
-MAX_PAGE_CONCURRENCY = 32
 
 # (endpoint name, HTTP status or None for no answer, seconds, attempt number: 2 and up are retries)
 OnResponse = Callable[[str, int | None, float, int], None]
-CancellationPolicyKind = Literal["organization", "user"]
-OrderDirection = Literal["asc", "desc"]
-_REQUEST_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
 class _ApiKeyAuth(httpx.Auth):
@@ -116,7 +116,7 @@ class ApiClient:
     ) -> None:
         """`rate_limit_per_s`: requests a second for every call of this client (None: no limit); pass a
         `RequestRateLimit` to share one bucket between clients of the same account.
-        `page_concurrency`: how many pages `iter_pages_concurrent` reads at once by default.
+        `page_concurrency`: how many pages `paging.iter_pages_concurrent` reads at once by default.
         `on_response` is called from page-fetch threads too, so it must be thread-safe.
         `unreachable_budget_s`: for one-shot commands (see the module docstring); None, for the
         daemon, retries a failed connection like any transient failure, and every call tries.
@@ -127,7 +127,7 @@ class ApiClient:
             raise ValueError("api_key is empty")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
-        self.page_concurrency = _check_concurrency(page_concurrency)
+        self.page_concurrency = check_concurrency(page_concurrency)
         self.rate_limit: RequestRateLimit | None = (
             rate_limit_per_s
             if rate_limit_per_s is None or isinstance(rate_limit_per_s, RequestRateLimit)
@@ -183,218 +183,11 @@ class ApiClient:
     ) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ events
-
-    def list_events(
-        self,
-        *,
-        page: int = 1,
-        on_page: int = 100,
-        order_field: str | None = None,
-        order_direction: OrderDirection | None = None,
-        filters: Mapping[str, object] | None = None,
-    ) -> Page:
-        """One page of `GET event/list`; `filters` is GetEventListFilterDTO (`{"eventTypeList": [5, 9]}`)."""
-        return self.get_page("event.list", _list_params(order_field, order_direction, filters), page, on_page)
-
-    def get_event(self, event_id: int) -> JsonObject:
-        return self._object(self.call("event.get", path_params={"id": event_id}))
-
-    def create_event(self, body: Mapping[str, Any], *, retry: bool = False) -> JsonObject:
-        """CreateEventRequestDTO in, EventDTO out."""
-        return self._object(self.call("event.create", body=dict(body), retry=retry))
-
-    def edit_event(self, event_id: int, body: Mapping[str, Any], *, retry: bool = False) -> None:
-        """EditEventRequestDTO (invitee, answers)."""
-        self.call("event.edit", path_params={"id": event_id}, body=dict(body), retry=retry)
-
-    def cancel_event(self, event_id: int, reason: str | None = None, *, retry: bool = False) -> None:
-        self.call("event.cancel", path_params={"id": event_id}, body=_drop_none(reason=reason), retry=retry)
-
-    def cancel_list(self, ids: Sequence[int], reason: str | None = None, *, retry: bool = False) -> None:
-        self.call("event.cancel_list", body=_drop_none(ids=list(ids), reason=reason), retry=retry)
-
-    def reschedule_event(
-        self,
-        event_id: int,
-        start: str,
-        end: str,
-        event_type_id: int | None = None,
-        user_id: int | None = None,
-        *,
-        retry: bool = False,
-    ) -> None:
-        """Move an event; `start`/`end` are `Y-m-d H:i:s` (the zone is not documented)."""
-        body = _drop_none(
-            start=_request_datetime("start", start),
-            end=_request_datetime("end", end),
-            eventTypeId=event_type_id,
-            userId=user_id,
-        )
-        self.call("event.reschedule", path_params={"id": event_id}, body=body, retry=retry)
-
-    def edit_notes(self, event_id: int, notes: str, *, retry: bool = False) -> None:
-        self.call("event.notes", path_params={"id": event_id}, body={"notes": notes}, retry=retry)
-
-    def invite_participants(
-        self, event_id: int, emails: Sequence[str], message: str | None = None, *, retry: bool = False
-    ) -> None:
-        if isinstance(emails, str):
-            raise TypeError("emails must be a sequence of addresses, not one string")
-        body = _drop_none(emails=list(emails), message=message)
-        self.call("event.invite", path_params={"id": event_id}, body=body, retry=retry)
-
-    def no_show(self, event_id: int, *, retry: bool = False) -> None:
-        self.call("event.no_show", path_params={"id": event_id}, retry=retry)
-
-    def no_show_list(self, ids: Sequence[int], *, retry: bool = False) -> None:
-        self.call("event.no_show_list", body={"ids": list(ids)}, retry=retry)
-
-    def delete_event(self, event_id: int, *, retry: bool = False) -> None:
-        self.call("event.delete", path_params={"id": event_id}, retry=retry)
-
-    def delete_list(self, ids: Sequence[int], *, retry: bool = False) -> None:
-        """DELETE with a JSON body `{ids}`, as the docs have it."""
-        self.call("event.delete_list", body={"ids": list(ids)}, retry=retry)
-
-    def resend_notification(self, event_id: int, *, retry: bool = False) -> None:
-        self.call("event.resend_notification", path_params={"id": event_id}, retry=retry)
-
-    # ------------------------------------------------------------------ event types
-
-    def list_event_types(
-        self,
-        *,
-        page: int = 1,
-        on_page: int = 100,
-        order_field: str | None = None,
-        order_direction: OrderDirection | None = None,
-        filters: Mapping[str, object] | None = None,
-    ) -> Page:
-        """One page of `GET event-type/list`; `filters` is GetEventTypeListFilterDTO."""
-        params = _list_params(order_field, order_direction, filters)
-        return self.get_page("event_type.list", params, page, on_page)
-
-    def get_event_type(self, event_type_id: int) -> JsonObject:
-        return self._object(self.call("event_type.get", path_params={"id": event_type_id}))
-
-    def event_type_availability(
-        self,
-        event_type_id: int,
-        start_date: str | dt.date,
-        end_date: str | dt.date,
-        timezone: str | None = None,
-        duration_id: int | None = None,
-        user_id: int | None = None,
-    ) -> list[JsonObject]:
-        """EventTypeAvailabilityDTO[] for the dates from `start_date` to `end_date` (`Y-m-d`)."""
-        query = _drop_none(
-            startDate=start_date, endDate=end_date, timezone=timezone, durationId=duration_id, userId=user_id
-        )
-        answer = self.call("event_type.availability", path_params={"id": event_type_id}, query=query)
-        return self._items(answer)
-
-    def event_type_tags(self, event_type_id: int) -> list[JsonObject]:
-        answer = self.call("event_type.tags", path_params={"eventTypeId": event_type_id})
-        return self._items(answer)
-
-    def add_event_type_tag(self, event_type_id: int, tag_id: int, *, retry: bool = False) -> None:
-        self.call(
-            "event_type.tag_add", path_params={"eventTypeId": event_type_id, "tagId": tag_id}, retry=retry
-        )
-
-    def remove_event_type_tag(self, event_type_id: int, tag_id: int, *, retry: bool = False) -> None:
-        params = {"eventTypeId": event_type_id, "tagId": tag_id}
-        self.call("event_type.tag_remove", path_params=params, retry=retry)
-
-    def create_single_use_link(self, event_type_id: int, *, retry: bool = False) -> JsonObject:
-        """`{code, url}` of a new single-use booking link."""
-        return self._object(
-            self.call("event_type.single_use_link", path_params={"id": event_type_id}, retry=retry)
-        )
-
-    # ------------------------------------------------------------------ polls
-
-    def list_polls(
-        self,
-        *,
-        page: int = 1,
-        on_page: int = 100,
-        order_field: str | None = None,
-        order_direction: OrderDirection | None = None,
-    ) -> Page:
-        """One page of `GET poll/list` (a bare array in the docs)."""
-        return self.get_page("poll.list", _list_params(order_field, order_direction, None), page, on_page)
-
-    def get_poll(self, poll_id: int) -> JsonObject:
-        return self._object(self.call("poll.get", path_params={"id": poll_id}))
-
-    def create_poll(self, body: Mapping[str, Any], *, retry: bool = False) -> JsonObject:
-        """PollRequestDTO in, PollDTO out."""
-        return self._object(self.call("poll.create", body=dict(body), retry=retry))
-
-    def delete_poll(self, poll_id: int, *, retry: bool = False) -> None:
-        self.call("poll.delete", path_params={"id": poll_id}, retry=retry)
-
-    def create_poll_result(self, body: Mapping[str, Any], *, retry: bool = False) -> None:
-        """PollResultRequestDTO: `{uuid, availability, email, comment}`."""
-        self.call("poll.result", body=dict(body), retry=retry)
-
-    # ------------------------------------------------------------------ users and tags
+    # ------------------------------------------------------------------ reads syncd makes by hand
 
     def current_user(self) -> JsonObject:
+        """The key's user: `syncd check` proves the key works with it."""
         return self._object(self.call("user.current"))
-
-    def list_users(self) -> list[JsonObject]:
-        """Every user; the docs say this list is not paged."""
-        return self._items(self.call("user.list"))
-
-    def user_event_type_tags(self) -> list[JsonObject]:
-        return self._items(self.call("user_event_type_tag.list"))
-
-    def create_user_event_type_tag(
-        self, name: str, *, color: str | None = None, position: int | None = None, retry: bool = False
-    ) -> JsonObject:
-        body = _drop_none(name=name, color=color, position=position)
-        return self._object(self.call("user_event_type_tag.create", body=body, retry=retry))
-
-    def update_user_event_type_tag(
-        self,
-        tag_id: int,
-        name: str,
-        *,
-        color: str | None = None,
-        position: int | None = None,
-        retry: bool = False,
-    ) -> JsonObject:
-        body = _drop_none(name=name, color=color, position=position)
-        answer = self.call("user_event_type_tag.update", path_params={"id": tag_id}, body=body, retry=retry)
-        return self._object(answer)
-
-    def delete_user_event_type_tag(self, tag_id: int, *, retry: bool = False) -> None:
-        self.call("user_event_type_tag.delete", path_params={"id": tag_id}, retry=retry)
-
-    # ------------------------------------------------------------------ account
-
-    def acl_rules(self) -> list[JsonObject]:
-        return self._items(self.call("acl.list"))
-
-    def integrations(self) -> JsonObject:
-        """`{user: [...], organization: [...]}`."""
-        return self._object(self.call("integration.list"))
-
-    def cancellation_policy(self, kind: CancellationPolicyKind) -> JsonObject:
-        return self._object(self.call(_policy_endpoint(kind)))
-
-    def update_cancellation_policy(
-        self, kind: CancellationPolicyKind, body: Mapping[str, Any], *, retry: bool = False
-    ) -> JsonObject:
-        """CancellationPolicyRequestDTO in (`enabled, period, label, text, overwritePersonal`), policy out."""
-        return self._object(self.call(_policy_endpoint(kind) + "_update", body=dict(body), retry=retry))
-
-    def save_availability_rule(self, body: Mapping[str, Any], *, retry: bool = False) -> None:
-        """AvailabilityRuleRequestDTO."""
-        self.call("availability_rule.save", body=dict(body), retry=retry)
 
     # ------------------------------------------------------------------ lists
 
@@ -412,97 +205,6 @@ class ApiClient:
             meta = PageMeta.from_json(meta_raw) if isinstance(meta_raw, dict) else None
             return Page(items=self._items(answer), meta=meta, page=page)
         return Page(items=self._items(answer), meta=None, page=page)
-
-    def iter_pages(
-        self,
-        endpoint: str,
-        params: Mapping[str, object] | None = None,
-        on_page: int = 100,
-        *,
-        start_page: int = 1,
-        max_pages: int | None = None,
-    ) -> Iterator[Page]:
-        """Every page of a list endpoint, from `start_page` to the end; raises ApiPagingError on a loop."""
-        walker = PageWalker(on_page, start_page=start_page, max_pages=max_pages)
-        number: int | None = walker.page
-        while number is not None:
-            page = self.get_page(endpoint, params, number, on_page)
-            number = self._advance(walker, endpoint, page)
-            yield page
-
-    def iter_pages_concurrent(
-        self,
-        endpoint: str,
-        params: Mapping[str, object] | None = None,
-        on_page: int = 100,
-        *,
-        concurrency: int | None = None,
-        start_page: int = 1,
-        max_pages: int | None = None,
-    ) -> Generator[Page, None, None]:
-        """The pages of `iter_pages`, in the same order and under the same loop checks, read ahead in parallel.
-
-        The first page is read alone to learn `meta.pagesCount`; the next ones are then fetched by
-        up to `concurrency` threads (default: the client's `page_concurrency`), never more than
-        `concurrency` pages in flight or waiting, so memory stays flat however long the list. A
-        list without a page count (a bare array) is read one page at a time. A page that fails
-        after its retries raises here, at its place in the order. Closing the iterator early
-        cancels the pages not yet started and waits for those under way.
-        """
-        concurrency = self.page_concurrency if concurrency is None else _check_concurrency(concurrency)
-        walker = PageWalker(on_page, start_page=start_page, max_pages=max_pages)
-        first = self.get_page(endpoint, params, walker.page, on_page)
-        number = self._advance(walker, endpoint, first)
-        yield first
-        if number is None:
-            return
-        known = first.meta.pages_count if first.meta is not None else None
-        if known is None or concurrency == 1:
-            while number is not None:
-                page = self.get_page(endpoint, params, number, on_page)
-                number = self._advance(walker, endpoint, page)
-                yield page
-            return
-
-        log.debug("api.pages_concurrent", endpoint=endpoint, pages_count=known, concurrency=concurrency)
-        window: deque[tuple[int, Future[Page]]] = deque()
-        submitted = number - 1
-
-        def top_up(pool: ThreadPoolExecutor, wanted: int, known: int) -> None:
-            # Up to the latest pagesCount (it may grow or shrink mid-pass), always including `wanted`.
-            nonlocal submitted
-            while len(window) < concurrency and submitted < max(known, wanted):
-                submitted += 1
-                # A copy per page: the caller's bound log context reaches the fetching thread.
-                context = contextvars.copy_context()
-                window.append(
-                    (submitted, pool.submit(context.run, self.get_page, endpoint, params, submitted, on_page))
-                )
-
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="syncd-pages") as pool:
-            try:
-                top_up(pool, number, known)
-                while number is not None:
-                    wanted, future = window.popleft()
-                    assert wanted == number, "the window holds consecutive pages from the walker's next"
-                    page = future.result()
-                    number = self._advance(walker, endpoint, page)
-                    if page.meta is not None and page.meta.pages_count is not None:
-                        known = page.meta.pages_count
-                    if number is not None:
-                        top_up(pool, number, known)  # before yielding: fetching overlaps the caller's work
-                    yield page
-            finally:
-                # Pages read past the end, or no longer wanted: cancel what has not started.
-                for _, pending in window:
-                    pending.cancel()
-
-    def _advance(self, walker: PageWalker, endpoint: str, page: Page) -> int | None:
-        try:
-            return walker.advance(page)
-        except PagingLoop as exc:
-            spec = self.endpoints[endpoint]
-            raise ApiPagingError(None, str(exc), endpoint, spec.method, spec.path) from None
 
     # ------------------------------------------------------------------ the one way out
 
@@ -794,12 +496,6 @@ def _unsent_copy(gave_up: ApiUnreachable | ApiKeyRefused, spec: Endpoint, path: 
     return ApiKeyRefused(gave_up.status, gave_up.message, spec.name, spec.method, path)
 
 
-def _check_concurrency(value: int) -> int:
-    if isinstance(value, bool) or not 1 <= value <= MAX_PAGE_CONCURRENCY:
-        raise ValueError(f"page concurrency must be within 1..{MAX_PAGE_CONCURRENCY}, not {value!r}")
-    return value
-
-
 def _fill(spec: Endpoint, params: Mapping[str, int | str]) -> str:
     given, wanted = set(params), set(spec.placeholders)
     if given != wanted:
@@ -810,34 +506,6 @@ def _fill(spec: Endpoint, params: Mapping[str, int | str]) -> str:
         if isinstance(value, bool) or (isinstance(value, int) and value < 1):
             raise ValueError(f"endpoint {spec.name!r}: {name}={value!r} is not a valid id")
     return spec.path.format_map({name: quote(str(value), safe="") for name, value in params.items()})
-
-
-def _list_params(
-    order_field: str | None, order_direction: str | None, filters: Mapping[str, object] | None
-) -> dict[str, object]:
-    return _drop_none(
-        orderField=order_field, orderDirection=order_direction, filter=dict(filters or {}) or None
-    )
-
-
-def _drop_none(**fields: object) -> dict[str, object]:
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _policy_endpoint(kind: str) -> str:
-    if kind not in ("organization", "user"):
-        raise ValueError(f"cancellation policy kind must be 'organization' or 'user', not {kind!r}")
-    return f"cancellation_policy.{kind}"
-
-
-def _request_datetime(field: str, value: str) -> str:
-    try:
-        dt.datetime.strptime(value, _REQUEST_DATETIME)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{field} must be 'Y-m-d H:i:s' text like '2026-12-01 10:00:00', not {value!r}"
-        ) from None
-    return value
 
 
 def _error_message(response: httpx.Response, redact: Callable[[str], str]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from syncd.api.client import ApiClient, PreparedCall
 from syncd.api.dates import format_api_datetime, parse_api_datetime
 from syncd.api.errors import ApiAuthError, ApiError, ApiNotFound, ApiTransientError
-from syncd.api.paging import JsonObject
+from syncd.api.paging import JsonObject, iter_pages
 from syncd.dispatch import Decision, ReadFailed, Request
 from syncd.intent_kinds import INTENT_KINDS, IntentKind
 from syncd.intent_queue import ClaimedIntent
@@ -87,7 +87,7 @@ class ApiDispatcher:
     def read_many(self, event_ids: Sequence[int]) -> dict[int, JsonObject]:
         found: dict[int, JsonObject] = {}
         try:
-            for page in self.client.iter_pages("event.list", {"filter": {"ids": list(event_ids)}}, 100):
+            for page in iter_pages(self.client, "event.list", {"filter": {"ids": list(event_ids)}}, 100):
                 found.update({item["id"]: item for item in page.items if isinstance(item.get("id"), int)})
         except ApiError as exc:
             raise ReadFailed(exc.message, status=exc.status, retryable=exc.retryable) from exc

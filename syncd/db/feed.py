@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from syncd.db.mirror import MIRROR
+from syncd.db.mirror_tables import MIRROR
 from syncd.db.schema import MIRROR_SCHEMA, STATE_SCHEMA, metadata
 from syncd.resources import RESOURCES
 

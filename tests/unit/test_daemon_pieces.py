@@ -9,7 +9,7 @@ import pytest
 
 from syncd.daemon import sd_notify, watchdog_interval_s
 from syncd.resources import RESOURCES, SYNCED
-from syncd.scheduler import FULL_SYNC, check_schedule, full_sync_cadence, parse_time_of_day, resource_cadence
+from syncd.schedule import FULL_SYNC, check_schedule, full_sync_cadence, parse_time_of_day, resource_cadence
 from syncd.settings import SettingsError, load_settings
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from syncd.api.dates import parse_api_datetime
-from syncd.db.mirror import MIRROR, _copy_plan, _JsonbCopyDumper
+from syncd.db.mirror import _copy_plan, _JsonbCopyDumper
+from syncd.db.mirror_tables import MIRROR
 from syncd.mapping import MappingError, _timestamp, canonical_json, canonical_json_bytes, digest
 
 pytestmark = pytest.mark.unit

@@ -12,9 +12,9 @@ import httpcore
 import httpx
 import pytest
 
+from syncd.engine_options import webhook_options
 from syncd.netpolicy import AddressPolicy, AddressRefused, GuardedBackend, check_target, classify
 from syncd.settings import load_settings
-from syncd.webhooks import webhook_options
 
 pytestmark = pytest.mark.unit
 

@@ -300,8 +300,8 @@ def test_the_receiver_example_in_the_docs_verifies_our_signatures() -> None:
 def test_webhook_settings_have_defaults_feed_the_options_and_are_checked(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
+    from syncd.engine_options import webhook_options
     from syncd.settings import SettingsError, load_settings
-    from syncd.webhooks import webhook_options
 
     monkeypatch.setenv("HOME", str(tmp_path))
     settings = load_settings()

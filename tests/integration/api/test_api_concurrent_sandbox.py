@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from syncd.api import ApiClient, JsonObject, Page
+from syncd.api.paging import iter_pages, iter_pages_concurrent
 from syncd.sandbox import Sandbox
 from syncd.sandbox.server import running
 from tests.integration.api.conftest import ANCHOR, API_KEY, BASE_URL
@@ -42,8 +43,8 @@ def test_concurrent_reads_equal_sequential_reads(
     big: Sandbox, endpoint: str, params: dict[str, object] | None
 ) -> None:
     with ApiClient(BASE_URL, API_KEY, transport=big.transport(), rate_limit_per_s=None) as client:
-        sequential = list(client.iter_pages(endpoint, params, on_page=37))
-        concurrent = list(client.iter_pages_concurrent(endpoint, params, on_page=37, concurrency=6))
+        sequential = list(iter_pages(client, endpoint, params, on_page=37))
+        concurrent = list(iter_pages_concurrent(client, endpoint, params, on_page=37, concurrency=6))
     assert concurrent == sequential
     if endpoint == "event.list":
         assert len({e["id"] for e in _items(iter(concurrent))}) == BIG
@@ -57,7 +58,7 @@ def test_concurrent_reads_ride_out_faults() -> None:
     with ApiClient(
         BASE_URL, API_KEY, transport=sandbox.transport(), max_attempts=20, rate_limit_per_s=None
     ) as client:
-        pages = list(client.iter_pages_concurrent("event.list", on_page=50, concurrency=4))
+        pages = list(iter_pages_concurrent(client, "event.list", on_page=50, concurrency=4))
     assert [p.page for p in pages] == list(range(1, BIG // 50 + 1))
     assert len({e["id"] for e in _items(iter(pages))}) == BIG
     assert any(call.status >= 500 for call in sandbox.calls)
@@ -70,12 +71,12 @@ def test_concurrent_reads_over_real_loopback(big: Sandbox) -> None:
             running(big) as base_url,
             ApiClient(base_url, API_KEY, timeout=10.0, rate_limit_per_s=None, page_concurrency=4) as client,
         ):
-            pages = client.iter_pages_concurrent("event.list", on_page=100)
+            pages = iter_pages_concurrent(client, "event.list", on_page=100)
             first = next(pages)
             assert first.meta is not None
             assert first.meta.pages_count == BIG // 100
             rest = list(pages)
-            early = client.iter_pages_concurrent("event.list", on_page=20)
+            early = iter_pages_concurrent(client, "event.list", on_page=20)
             assert [next(early).page for _ in range(3)] == [1, 2, 3]
             early.close()
             assert client.current_user()["id"]  # the client goes on after an early close
@@ -90,7 +91,7 @@ def test_a_client_limit_under_the_servers_never_meets_a_429() -> None:
     sandbox.faults.rate_limit_per_s = 40  # bursts of 40, then 40/s
     with ApiClient(BASE_URL, API_KEY, transport=sandbox.transport(), rate_limit_per_s=30) as client:
         # 30 free in the first burst, the other 15 at 30/s: about half a second of real waiting.
-        pages = list(client.iter_pages_concurrent("event.list", on_page=10, concurrency=4))
+        pages = list(iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4))
         for _ in range(15):
             client.current_user()
     assert len(pages) == 30

@@ -17,6 +17,7 @@ from syncd.api import (
     ApiTransientError,
     JsonObject,
 )
+from syncd.api.paging import iter_pages
 from syncd.sandbox import Sandbox
 from syncd.sandbox.server import running
 from tests.integration.api.conftest import ANCHOR, API_KEY, BASE_URL, EVENTS
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def _all_events(client: ApiClient, on_page: int = 20) -> list[JsonObject]:
-    return [item for page in client.iter_pages("event.list", on_page=on_page) for item in page.items]
+    return [item for page in iter_pages(client, "event.list", on_page=on_page) for item in page.items]
 
 
 def _active(events: list[JsonObject]) -> JsonObject:
@@ -36,7 +37,7 @@ def _active(events: list[JsonObject]) -> JsonObject:
 
 
 def test_pages_through_all_events(client: ApiClient) -> None:
-    first = client.list_events(page=1, on_page=20)
+    first = client.get_page("event.list", on_page=20)
     assert first.meta is not None, "event/list should answer with the {meta, items} envelope"
     assert first.meta.items_count == EVENTS
     assert first.meta.pages_count == -(-EVENTS // 20)
@@ -53,9 +54,8 @@ def test_page_size_does_not_change_the_set(client: ApiClient) -> None:
 def test_filters_and_order_reach_the_sandbox(client: ApiClient) -> None:
     events = _all_events(client)
     type_id = events[0]["eventType"]["id"]
-    page = client.list_events(
-        on_page=100, filters={"eventTypeList": [type_id]}, order_field="id", order_direction="desc"
-    )
+    params = {"filter": {"eventTypeList": [type_id]}, "orderField": "id", "orderDirection": "desc"}
+    page = client.get_page("event.list", params, on_page=100)
     assert page.items, "a filter by a known event type found nothing"
     assert all(e["eventType"]["id"] == type_id for e in page.items)
     ids = [e["id"] for e in page.items]
@@ -72,32 +72,33 @@ def test_every_read_endpoint_works(sandbox: Sandbox) -> None:
         rate_limit_per_s=None,
     ) as client:
         events = _all_events(client)
-        event = client.get_event(events[0]["id"])
+        event = client.call("event.get", path_params={"id": events[0]["id"]})
         assert event["id"] == events[0]["id"]
 
-        event_types = [t for p in client.iter_pages("event_type.list") for t in p.items]
+        event_types = [t for p in iter_pages(client, "event_type.list") for t in p.items]
         assert event_types
-        event_type = client.get_event_type(event_types[0]["id"])
+        event_type = client.call("event_type.get", path_params={"id": event_types[0]["id"]})
         assert event_type["id"] == event_types[0]["id"]
         start = ANCHOR.date()
-        days = client.event_type_availability(event_type["id"], start, start + dt.timedelta(days=6))
+        dates = {"startDate": start, "endDate": start + dt.timedelta(days=6)}
+        days = client.call("event_type.availability", path_params={"id": event_type["id"]}, query=dates)
         assert isinstance(days, list)
-        assert isinstance(client.event_type_tags(event_type["id"]), list)
+        assert isinstance(client.call("event_type.tags", path_params={"eventTypeId": event_type["id"]}), list)
 
-        polls = [p for page in client.iter_pages("poll.list") for p in page.items]
+        polls = [p for page in iter_pages(client, "poll.list") for p in page.items]
         if polls:
-            assert client.get_poll(polls[0]["id"])["id"] == polls[0]["id"]
+            assert client.call("poll.get", path_params={"id": polls[0]["id"]})["id"] == polls[0]["id"]
         else:
             called["poll.get"] += 1  # nothing to read; the world has no polls
 
         me = client.current_user()
-        assert any(u["id"] == me["id"] for u in client.list_users())
-        assert isinstance(client.user_event_type_tags(), list)
-        assert isinstance(client.acl_rules(), list)
-        integrations = client.integrations()
+        assert any(u["id"] == me["id"] for u in client.call("user.list"))
+        assert isinstance(client.call("user_event_type_tag.list"), list)
+        assert isinstance(client.call("acl.list"), list)
+        integrations = client.call("integration.list")
         assert set(integrations) >= {"user", "organization"}
         for kind in ("organization", "user"):
-            assert isinstance(client.cancellation_policy(kind), dict)
+            assert isinstance(client.call(f"cancellation_policy.{kind}"), dict)
 
     reads = {e.name for e in ENDPOINTS.values() if not e.write}
     assert reads <= set(called), f"reads never called: {sorted(reads - set(called))}"
@@ -105,8 +106,8 @@ def test_every_read_endpoint_works(sandbox: Sandbox) -> None:
 
 def test_cancel_then_get_shows_it_canceled(client: ApiClient) -> None:
     event = _active(_all_events(client))
-    client.cancel_event(event["id"], "integration test")
-    after = client.get_event(event["id"])
+    client.call("event.cancel", path_params={"id": event["id"]}, body={"reason": "integration test"})
+    after = client.call("event.get", path_params={"id": event["id"]})
     assert after["canceledAt"] is not None
     assert after["cancellation"] is not None
     assert after["cancellation"]["reason"] == "integration test"
@@ -114,22 +115,22 @@ def test_cancel_then_get_shows_it_canceled(client: ApiClient) -> None:
 
 def test_cancelling_twice_is_a_permanent_refusal(client: ApiClient) -> None:
     event = _active(_all_events(client))
-    client.cancel_event(event["id"], "first")
+    client.call("event.cancel", path_params={"id": event["id"]}, body={"reason": "first"})
     with pytest.raises(ApiClientError) as caught:
-        client.cancel_event(event["id"], "second", retry=True)
+        client.call("event.cancel", path_params={"id": event["id"]}, body={"reason": "second"}, retry=True)
     assert caught.value.status in {400, 422}  # not 409, which this client reads as transient
     assert caught.value.message  # the reason text reached the error
 
 
 def test_notes_round_trip(client: ApiClient) -> None:
     event = _active(_all_events(client))
-    client.edit_notes(event["id"], "bring the slides")
-    assert client.get_event(event["id"])["notes"] == "bring the slides"
+    client.call("event.notes", path_params={"id": event["id"]}, body={"notes": "bring the slides"})
+    assert client.call("event.get", path_params={"id": event["id"]})["notes"] == "bring the slides"
 
 
 def test_missing_event_is_not_found(client: ApiClient) -> None:
     with pytest.raises(ApiNotFound):
-        client.get_event(987_654_321)
+        client.call("event.get", path_params={"id": 987_654_321})
 
 
 def test_wrong_key_is_an_auth_error_and_never_echoed(sandbox: Sandbox) -> None:
@@ -167,7 +168,7 @@ def test_a_dropped_write_is_in_doubt_and_not_repeated(sandbox: Sandbox, client: 
         ) as writer,
         pytest.raises(ApiTransientError) as caught,
     ):
-        writer.cancel_event(event["id"], "maybe")
+        writer.call("event.cancel", path_params={"id": event["id"]}, body={"reason": "maybe"})
     assert caught.value.in_doubt
     assert statuses == [None]  # one attempt, no answer
 
@@ -194,5 +195,5 @@ def test_over_real_loopback(sandbox: Sandbox) -> None:
         events = _all_events(client, on_page=50)
         assert len(events) == EVENTS
         event = _active(events)
-        client.cancel_event(event["id"], "over loopback")
-        assert client.get_event(event["id"])["canceledAt"] is not None
+        client.call("event.cancel", path_params={"id": event["id"]}, body={"reason": "over loopback"})
+        assert client.call("event.get", path_params={"id": event["id"]})["canceledAt"] is not None

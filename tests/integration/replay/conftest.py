@@ -12,7 +12,7 @@ import stamina
 from sqlalchemy import Engine, text
 
 from syncd.api import ApiClient
-from syncd.db.mirror import table_for
+from syncd.db.mirror_tables import table_for
 from syncd.replay import ReplayOptions, ReplaySummary, replay_once
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox

@@ -11,7 +11,7 @@ import stamina
 from sqlalchemy import Engine, select
 
 from syncd.api import ApiClient
-from syncd.db.mirror import table_for
+from syncd.db.mirror_tables import table_for
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions, SyncSummary, sync

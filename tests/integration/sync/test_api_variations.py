@@ -23,7 +23,8 @@ from structlog.testing import capture_logs
 
 from syncd.api import ApiClient
 from syncd.db import feed, state
-from syncd.db.mirror import MIRROR, store, table_for
+from syncd.db.mirror import store
+from syncd.db.mirror_tables import MIRROR, table_for
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions

@@ -105,7 +105,7 @@ def test_domain_kinds_of_event_updates(
     sb.world.set_event_field(moved, "scheduledAt", clock.now + dt.timedelta(days=3))
     sb.world.set_event_field(noted, "notes", "bring the contract")
     sb.world.set_event_field(no_show, "state", "no_show")
-    client.invite_participants(invited, ["new.person@example.com"])
+    client.call("event.invite", path_params={"id": invited}, body={"emails": ["new.person@example.com"]})
     sb.world.set_event_field(both, "scheduledAt", clock.now + dt.timedelta(days=4))
     sb.world.set_event_field(both, "notes", "moved, see notes")
     assert run("events").ok

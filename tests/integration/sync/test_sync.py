@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from structlog.testing import capture_logs
 
 from syncd.api import ApiClient, ApiKeyRefused, ApiUnreachable, Page
 from syncd.db import state
-from syncd.db.mirror import table_for
+from syncd.db.mirror_tables import table_for
 from syncd.resources import RESOURCES, SYNCED
 from syncd.sandbox import Sandbox
 from syncd.sync import PageSource, SyncOptions, concurrent_pages, sequential_pages
@@ -153,10 +154,11 @@ def test_incremental_picks_up_cancels_notes_reschedules_and_new_events(
     assert run("users", "event_types", "events").ok
     clock.advance(minutes=30)
     canceled, noted, moved, upstream_canceled = _active(sb, 4)
-    client.cancel_event(canceled, "no longer needed")
-    client.edit_notes(noted, "bring the contract ✍️")
+    client.call("event.cancel", path_params={"id": canceled}, body={"reason": "no longer needed"})
+    client.call("event.notes", path_params={"id": noted}, body={"notes": "bring the contract ✍️"})
     event_type = sb.world.event_dto(moved)["eventType"]["id"]
-    client.reschedule_event(moved, "2026-12-01 10:00:00", "2026-12-01 10:30:00", event_type)
+    times = {"start": "2026-12-01 10:00:00", "end": "2026-12-01 10:30:00", "eventTypeId": event_type}
+    client.call("event.reschedule", path_params={"id": moved}, body=times)
     sb.world.cancel_event(upstream_canceled, "the invitee cancelled")
     added = sb.world.add_event()
     sb.calls.clear()
@@ -323,7 +325,7 @@ def test_per_event_type_rows_follow_their_event_type(
     table = table_for(RESOURCES["event_type_tags"])
     with engine.connect() as conn:
         event_type_id, tag_id = conn.execute(select(table.c.event_type_id, table.c.id).limit(1)).one()
-    client.remove_event_type_tag(event_type_id, tag_id)
+    client.call("event_type.tag_remove", path_params={"eventTypeId": event_type_id, "tagId": tag_id})
     [tags] = run("event_type_tags").outcomes
     assert tags.counts.deleted == 1
     with engine.connect() as conn:
@@ -331,6 +333,22 @@ def test_per_event_type_rows_follow_their_event_type(
             select(table.c.event_type_id, table.c.id).where(table.c.deleted_at.is_not(None))
         ).all()
     assert deleted == [(event_type_id, tag_id)]
+
+
+def test_a_date_range_longer_than_one_call_takes_is_read_in_windows(
+    sb: Sandbox, engine: Engine, run: Run
+) -> None:
+    assert run("event_types").ok
+    sb.calls.clear()
+    [availability] = run("event_type_availability", options=SyncOptions(availability_days=70)).outcomes
+    assert availability.status == "succeeded", availability.error
+    types = _count(engine, "event_types")
+    assert _count(engine, "event_type_availability") == 70 * types
+    calls = [parse_qs(c.query) for c in sb.calls if "/availability/" in c.path]
+    # 62 days (the API's most per call), then the 8 left; the clock is 2026-11-23.
+    ranges = {(q["startDate"][0], q["endDate"][0]) for q in calls}
+    assert ranges == {("2026-11-23", "2027-01-23"), ("2027-01-24", "2027-01-31")}
+    assert len(calls) == 2 * types
 
 
 # --- bad input and bad weather ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from syncd.api import ApiClient, ApiTransientError
 from syncd.api.errors import MESSAGE_LIMIT
+from syncd.api.paging import iter_pages
 from tests.unit.api.mock_api import CANARY_KEY, Recorder, sequence
 
 pytestmark = pytest.mark.unit
@@ -40,7 +41,7 @@ def _ok(body: object) -> httpx.Response:
 )
 def test_read_is_retried_then_succeeds(make_client: MakeClient, status: int, content: bytes) -> None:
     client, calls = make_client(sequence(httpx.Response(status, content=content), _ok(ENVELOPE)))
-    assert [p.items for p in client.iter_pages("event.list")] == [[{"id": 1}]]
+    assert [p.items for p in iter_pages(client, "event.list")] == [[{"id": 1}]]
     assert len(calls.requests) == 2
 
 
@@ -50,7 +51,7 @@ def test_an_html_page_that_never_clears_is_reported_with_a_short_excerpt(make_cl
         max_attempts=3,
     )
     with capture_logs() as logs, pytest.raises(ApiTransientError) as caught:
-        client.list_events()
+        client.get_page("event.list")
     error = caught.value
     assert len(calls.requests) == 3
     assert error.status == 200
@@ -99,6 +100,6 @@ def test_a_connection_cut_mid_body_after_a_write_is_in_doubt(make_client: MakeCl
     cut = httpx.RemoteProtocolError("peer closed connection without sending complete message body")
     client, calls = make_client(sequence(cut, _ok({"id": 7})))
     with pytest.raises(ApiTransientError, match="RemoteProtocolError: peer closed connection") as caught:
-        client.create_event({"eventType": 1})
+        client.call("event.create", body={"eventType": 1})
     assert caught.value.in_doubt
     assert len(calls.requests) == 1

@@ -34,69 +34,68 @@ def ok(body: Any) -> httpx.Response:
     return httpx.Response(200, json=body)
 
 
-# -- every method: verb, path, body, query ------------------------------------------------------
+# -- every kind of endpoint: verb, path, body, query --------------------------------------------
+
+
+def _call(endpoint: str, body: Any = None, **path_params: int) -> Callable[[ApiClient], object]:
+    return lambda c: c.call(endpoint, path_params=path_params or None, body=body)
+
 
 WRITES: list[tuple[str, Callable[[ApiClient], object], str, str, Any]] = [
-    ("cancel", lambda c: c.cancel_event(5, "ill"), "PUT", "/panel/api/event/cancel/5", {"reason": "ill"}),
-    ("cancel_no_reason", lambda c: c.cancel_event(5), "PUT", "/panel/api/event/cancel/5", {}),
-    ("cancel_list", lambda c: c.cancel_list([1, 2], "x"), "PUT", "/panel/api/event/cancel-list",
-     {"ids": [1, 2], "reason": "x"}),
-    ("reschedule", lambda c: c.reschedule_event(5, "2026-12-01 10:00:00", "2026-12-01 10:30:00", 7),
-     "PUT", "/panel/api/event/reschedule/5",
-     {"start": "2026-12-01 10:00:00", "end": "2026-12-01 10:30:00", "eventTypeId": 7}),
-    ("reschedule_user", lambda c: c.reschedule_event(5, "2026-12-01 10:00:00", "2026-12-01 10:30:00", user_id=3),
-     "PUT", "/panel/api/event/reschedule/5",
-     {"start": "2026-12-01 10:00:00", "end": "2026-12-01 10:30:00", "userId": 3}),
-    ("notes", lambda c: c.edit_notes(5, "n"), "PUT", "/panel/api/event/notes/5", {"notes": "n"}),
-    ("invite", lambda c: c.invite_participants(5, ["a@x.io"], "hi"), "POST",
-     "/panel/api/event/invite-participants/5", {"emails": ["a@x.io"], "message": "hi"}),
-    ("invite_no_message", lambda c: c.invite_participants(5, ("a@x.io",)), "POST",
+    ("cancel", _call("event.cancel", {"reason": "ill"}, id=5), "PUT", "/panel/api/event/cancel/5", {"reason": "ill"}),
+    ("cancel_list", _call("event.cancel_list", {"ids": [1, 2], "reason": "x"}), "PUT",
+     "/panel/api/event/cancel-list", {"ids": [1, 2], "reason": "x"}),
+    ("reschedule", _call("event.reschedule", {"start": "2026-12-01 10:00:00"}, id=5), "PUT",
+     "/panel/api/event/reschedule/5", {"start": "2026-12-01 10:00:00"}),
+    ("notes", _call("event.notes", {"notes": "n"}, id=5), "PUT", "/panel/api/event/notes/5", {"notes": "n"}),
+    ("invite", _call("event.invite", {"emails": ["a@x.io"]}, id=5), "POST",
      "/panel/api/event/invite-participants/5", {"emails": ["a@x.io"]}),
-    ("no_show", lambda c: c.no_show(5), "PUT", "/panel/api/event/no-show/5", None),
-    ("no_show_list", lambda c: c.no_show_list([1]), "PUT", "/panel/api/event/no-show-list", {"ids": [1]}),
-    ("delete", lambda c: c.delete_event(5), "DELETE", "/panel/api/event/5", None),
-    ("delete_list", lambda c: c.delete_list([1, 2]), "DELETE", "/panel/api/event/delete-list", {"ids": [1, 2]}),
-    ("resend", lambda c: c.resend_notification(5), "PUT", "/panel/api/event/resend-notification/5", None),
-    ("edit", lambda c: c.edit_event(5, {"invitee": {"fullName": "A"}}), "PUT", "/panel/api/event/5",
+    ("no_show", _call("event.no_show", id=5), "PUT", "/panel/api/event/no-show/5", None),
+    ("no_show_list", _call("event.no_show_list", {"ids": [1]}), "PUT", "/panel/api/event/no-show-list", {"ids": [1]}),
+    ("delete", _call("event.delete", id=5), "DELETE", "/panel/api/event/5", None),
+    ("delete_list", _call("event.delete_list", {"ids": [1, 2]}), "DELETE", "/panel/api/event/delete-list",
+     {"ids": [1, 2]}),
+    ("resend", _call("event.resend_notification", id=5), "PUT", "/panel/api/event/resend-notification/5", None),
+    ("edit", _call("event.edit", {"invitee": {"fullName": "A"}}, id=5), "PUT", "/panel/api/event/5",
      {"invitee": {"fullName": "A"}}),
-    ("tag_add", lambda c: c.add_event_type_tag(3, 4), "PUT", "/panel/api/event-type/3/tag/4", None),
-    ("tag_remove", lambda c: c.remove_event_type_tag(3, 4), "DELETE", "/panel/api/event-type/3/tag/4", None),
-    ("poll_delete", lambda c: c.delete_poll(8), "DELETE", "/panel/api/poll/8", None),
-    ("poll_result", lambda c: c.create_poll_result({"uuid": "u", "availability": [1]}), "POST",
+    ("tag_add", _call("event_type.tag_add", eventTypeId=3, tagId=4), "PUT", "/panel/api/event-type/3/tag/4", None),
+    ("tag_remove", _call("event_type.tag_remove", eventTypeId=3, tagId=4), "DELETE",
+     "/panel/api/event-type/3/tag/4", None),
+    ("poll_delete", _call("poll.delete", id=8), "DELETE", "/panel/api/poll/8", None),
+    ("poll_result", _call("poll.result", {"uuid": "u", "availability": [1]}), "POST",
      "/panel/api/poll/result", {"uuid": "u", "availability": [1]}),
-    ("tag_delete", lambda c: c.delete_user_event_type_tag(9), "DELETE", "/panel/api/user-event-type-tag/9", None),
-    ("availability_rule", lambda c: c.save_availability_rule({"eventTypeIds": [1]}), "PUT",
+    ("tag_delete", _call("user_event_type_tag.delete", id=9), "DELETE", "/panel/api/user-event-type-tag/9", None),
+    ("availability_rule", _call("availability_rule.save", {"eventTypeIds": [1]}), "PUT",
      "/panel/api/availability-rule", {"eventTypeIds": [1]}),
 ]  # fmt: skip
 
 OBJECT_CALLS: list[tuple[str, Callable[[ApiClient], object], str, str, Any]] = [
-    ("get_event", lambda c: c.get_event(5), "GET", "/panel/api/event/5", None),
-    ("create_event", lambda c: c.create_event({"eventType": 1}), "POST", "/panel/api/event", {"eventType": 1}),
-    ("get_event_type", lambda c: c.get_event_type(3), "GET", "/panel/api/event-type/3", None),
-    ("single_use_link", lambda c: c.create_single_use_link(3), "POST", "/panel/api/event-type/single-use-link/3",
-     None),
-    ("get_poll", lambda c: c.get_poll(8), "GET", "/panel/api/poll/8", None),
-    ("create_poll", lambda c: c.create_poll({"name": "p"}), "POST", "/panel/api/poll", {"name": "p"}),
+    ("get_event", _call("event.get", id=5), "GET", "/panel/api/event/5", None),
+    ("create_event", _call("event.create", {"eventType": 1}), "POST", "/panel/api/event", {"eventType": 1}),
+    ("get_event_type", _call("event_type.get", id=3), "GET", "/panel/api/event-type/3", None),
+    ("single_use_link", _call("event_type.single_use_link", id=3), "POST",
+     "/panel/api/event-type/single-use-link/3", None),
+    ("get_poll", _call("poll.get", id=8), "GET", "/panel/api/poll/8", None),
+    ("create_poll", _call("poll.create", {"name": "p"}), "POST", "/panel/api/poll", {"name": "p"}),
     ("current_user", lambda c: c.current_user(), "GET", "/panel/api/user/current", None),
-    ("create_tag", lambda c: c.create_user_event_type_tag("t", color="#fff"), "POST",
-     "/panel/api/user-event-type-tag", {"name": "t", "color": "#fff"}),
-    ("update_tag", lambda c: c.update_user_event_type_tag(9, "t", position=2), "PUT",
-     "/panel/api/user-event-type-tag/9", {"name": "t", "position": 2}),
-    ("integrations", lambda c: c.integrations(), "GET", "/panel/api/integration/list", None),
-    ("org_policy", lambda c: c.cancellation_policy("organization"), "GET",
+    ("create_tag", _call("user_event_type_tag.create", {"name": "t"}), "POST",
+     "/panel/api/user-event-type-tag", {"name": "t"}),
+    ("update_tag", _call("user_event_type_tag.update", {"name": "t"}, id=9), "PUT",
+     "/panel/api/user-event-type-tag/9", {"name": "t"}),
+    ("integrations", _call("integration.list"), "GET", "/panel/api/integration/list", None),
+    ("org_policy", _call("cancellation_policy.organization"), "GET",
      "/panel/api/organization-cancellation-policy", None),
-    ("user_policy", lambda c: c.cancellation_policy("user"), "GET", "/panel/api/user-cancellation-policy", None),
-    ("update_policy", lambda c: c.update_cancellation_policy("user", {"enabled": True}), "PUT",
+    ("user_policy", _call("cancellation_policy.user"), "GET", "/panel/api/user-cancellation-policy", None),
+    ("update_policy", _call("cancellation_policy.user_update", {"enabled": True}), "PUT",
      "/panel/api/user-cancellation-policy", {"enabled": True}),
 ]  # fmt: skip
 
 LIST_CALLS: list[tuple[str, Callable[[ApiClient], object], str]] = [
-    ("list_users", lambda c: c.list_users(), "/panel/api/user/list"),
-    ("user_tags", lambda c: c.user_event_type_tags(), "/panel/api/user-event-type-tag/list"),
-    ("acl", lambda c: c.acl_rules(), "/panel/api/acl"),
-    ("event_type_tags", lambda c: c.event_type_tags(3), "/panel/api/event-type/3/tag/list"),
-    ("availability", lambda c: c.event_type_availability(3, "2026-01-01", "2026-01-07"),
-     "/panel/api/event-type/availability/3"),
+    ("list_users", _call("user.list"), "/panel/api/user/list"),
+    ("user_tags", _call("user_event_type_tag.list"), "/panel/api/user-event-type-tag/list"),
+    ("acl", _call("acl.list"), "/panel/api/acl"),
+    ("event_type_tags", _call("event_type.tags", eventTypeId=3), "/panel/api/event-type/3/tag/list"),
+    ("availability", _call("event_type.availability", id=3), "/panel/api/event-type/availability/3"),
 ]  # fmt: skip
 
 
@@ -133,16 +132,20 @@ def test_list_calls_accept_both_shapes(
     items = [{"id": 1}, {"id": 2}]
     answer = items if shape == "array" else {"meta": {"pagesCount": 1}, "items": items}
     client, calls = make_client(lambda r: ok(answer))
-    assert call(client) == items
+    assert call(client) == answer
     assert calls.requests[0].method == "GET"
     assert calls.paths == [path]
 
 
-def test_availability_query(make_client: MakeClient) -> None:
+def test_a_query_is_encoded_as_the_backend_reads_it(make_client: MakeClient) -> None:
     client, calls = make_client(lambda r: ok([]))
-    client.event_type_availability(
-        3, dt.date(2026, 1, 1), "2026-01-07", timezone="Europe/Berlin", duration_id=4
-    )
+    query = {
+        "startDate": dt.date(2026, 1, 1),
+        "endDate": "2026-01-07",
+        "timezone": "Europe/Berlin",
+        "durationId": 4,
+    }
+    client.call("event_type.availability", path_params={"id": 3}, query=query)
     assert calls.requests[0].url.params.multi_items() == [
         ("startDate", "2026-01-01"),
         ("endDate", "2026-01-07"),
@@ -172,33 +175,21 @@ def test_timeouts_are_explicit_for_every_phase(make_client: MakeClient) -> None:
     }
 
 
-def test_reschedule_refuses_other_date_formats(make_client: MakeClient) -> None:
-    client, calls = make_client(lambda r: EMPTY)
-    with pytest.raises(ValueError, match="Y-m-d H:i:s"):
-        client.reschedule_event(5, "2026-12-01T10:00:00", "2026-12-01 10:30:00")
-    assert calls.requests == []
-
-
-def test_invite_refuses_a_single_string(make_client: MakeClient) -> None:
-    client, _ = make_client(lambda r: EMPTY)
-    with pytest.raises(TypeError, match="sequence"):
-        client.invite_participants(5, "a@x.io")
-
-
 @pytest.mark.parametrize("bad_id", [0, -1, True])
 def test_bad_ids_are_refused_before_sending(make_client: MakeClient, bad_id: int) -> None:
     client, calls = make_client(lambda r: ok({}))
     with pytest.raises(ValueError, match="not a valid id"):
-        client.get_event(bad_id)
+        client.call("event.get", path_params={"id": bad_id})
     assert calls.requests == []
 
 
-def test_unknown_endpoint_and_policy_kind(make_client: MakeClient) -> None:
-    client, _ = make_client(lambda r: ok({}))
+def test_unknown_endpoint_and_missing_path_parameters(make_client: MakeClient) -> None:
+    client, calls = make_client(lambda r: ok({}))
     with pytest.raises(ValueError, match="unknown endpoint 'nope'"):
         client.call("nope")
-    with pytest.raises(ValueError, match="'team'"):
-        client.cancellation_policy("team")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"'event.get' takes path parameters \['id'\], got \[\]"):
+        client.call("event.get")
+    assert calls.requests == []
 
 
 def test_context_manager_closes(make_client: MakeClient) -> None:
@@ -225,30 +216,30 @@ def test_constructor_refuses_bad_arguments(kwargs: dict[str, Any], match: str) -
 
 def test_empty_answer_endpoints_ignore_the_body(make_client: MakeClient) -> None:
     client, _ = make_client(lambda r: httpx.Response(200, content=b"not json"))
-    client.cancel_event(5, "x")  # no error: the body is not read
+    client.call("event.cancel", path_params={"id": 5}, body={"reason": "x"})  # no error: the body is not read
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b"<html>oops</html>", b"\xff\xfe"])
 def test_unreadable_2xx_is_transient_and_retried_on_reads(make_client: MakeClient, content: bytes) -> None:
     client, calls = make_client(sequence(httpx.Response(200, content=content), ok({"id": 5})))
-    assert client.get_event(5) == {"id": 5}
+    assert client.call("event.get", path_params={"id": 5}) == {"id": 5}
     assert len(calls.requests) == 2
 
 
 def test_unreadable_2xx_on_a_write_is_in_doubt(make_client: MakeClient) -> None:
     client, calls = make_client(lambda r: httpx.Response(201, content=b"{trunc"))
     with pytest.raises(ApiTransientError, match="not valid JSON") as caught:
-        client.create_event({"eventType": 1})
+        client.call("event.create", body={"eventType": 1})
     assert caught.value.in_doubt
     assert caught.value.status == 201
     assert len(calls.requests) == 1
 
 
 @pytest.mark.parametrize(("call", "answer", "match"), [
-    (lambda c: c.get_event(5), [1, 2], "expected a JSON object, got an array"),
-    (lambda c: c.list_users(), {"user": []}, "without an items list"),
-    (lambda c: c.list_users(), [1, 2], "list of objects, got an array"),
-    (lambda c: c.list_users(), "text", "expected a list of objects, got a string"),
+    (lambda c: c.call("event.get", path_params={"id": 5}), [1, 2], "expected a JSON object, got an array"),
+    (lambda c: c.call("user.list"), {"user": []}, "without an items list"),
+    (lambda c: c.call("user.list"), [1, 2], "list of objects, got an array"),
+    (lambda c: c.call("user.list"), "text", "expected a list of objects, got a string"),
 ])  # fmt: skip
 def test_wrong_shape_is_an_error(
     make_client: MakeClient, call: Callable[[ApiClient], object], answer: Any, match: str
@@ -260,7 +251,7 @@ def test_wrong_shape_is_an_error(
 
 def test_wrong_list_shape_is_retried_on_reads(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(ok({"oops": 1}), ok([{"id": 1}])))
-    assert client.acl_rules() == [{"id": 1}]
+    assert client.call("acl.list") == [{"id": 1}]
     assert len(calls.requests) == 2
 
 
@@ -283,7 +274,7 @@ def test_paging_an_object_endpoint_is_refused(make_client: MakeClient) -> None:
 def test_status_maps_to_error_class(make_client: MakeClient, status: int, kind: type[ApiError]) -> None:
     client, _ = make_client(lambda r: httpx.Response(status, json={"message": "why"}), max_attempts=1)
     with pytest.raises(kind) as caught:
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
     error = caught.value
     assert type(error) is kind
     assert (error.status, error.endpoint, error.method, error.path) == (
@@ -306,7 +297,7 @@ def test_status_maps_to_error_class(make_client: MakeClient, status: int, kind: 
 def test_message_comes_from_json_message_or_error(make_client: MakeClient, body: Any, message: str) -> None:
     client, _ = make_client(lambda r: httpx.Response(400, json=body))
     with pytest.raises(ApiClientError) as caught:
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
     assert caught.value.message == message
     assert str(caught.value) == f"GET /panel/api/event/5 (event.get): HTTP 400: {message}"
 
@@ -315,7 +306,7 @@ def test_message_from_a_text_body_is_a_short_single_line(make_client: MakeClient
     body = "Bad\r\nRequest\n" + "x" * 1000
     client, _ = make_client(lambda r: httpx.Response(400, text=body))
     with pytest.raises(ApiClientError) as caught:
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
     assert len(caught.value.message) <= 200
     assert caught.value.message.startswith("Bad Request xxx")
     assert "\n" not in str(caught.value)
@@ -325,7 +316,7 @@ def test_message_from_a_text_body_is_a_short_single_line(make_client: MakeClient
 def test_empty_error_body_falls_back_to_the_reason_phrase(make_client: MakeClient) -> None:
     client, _ = make_client(lambda r: httpx.Response(404))
     with pytest.raises(ApiNotFound, match="Not Found"):
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -334,7 +325,7 @@ def test_empty_error_body_falls_back_to_the_reason_phrase(make_client: MakeClien
 def test_reads_retry_on_503_then_succeed(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(UNAVAILABLE, UNAVAILABLE, ok({"id": 5})))
     with capture_logs() as logs:
-        assert client.get_event(5) == {"id": 5}
+        assert client.call("event.get", path_params={"id": 5}) == {"id": 5}
     assert len(calls.requests) == 3
     retries = [e for e in logs if e["event"] == "api.retry"]
     assert [(e["attempt"], e["status"], e["log_level"]) for e in retries] == [
@@ -347,7 +338,7 @@ def test_reads_retry_on_503_then_succeed(make_client: MakeClient) -> None:
 def test_reads_give_up_after_max_attempts(make_client: MakeClient) -> None:
     client, calls = make_client(lambda r: httpx.Response(503), max_attempts=3)
     with capture_logs() as logs, pytest.raises(ApiTransientError) as caught:
-        client.list_users()
+        client.call("user.list")
     assert caught.value.status == 503
     assert len(calls.requests) == 3
     assert (
@@ -359,7 +350,7 @@ def test_429_with_retry_after_is_retried(make_client: MakeClient) -> None:
     limited = httpx.Response(429, headers={"Retry-After": "2"}, json={"error": "slow down"})
     client, calls = make_client(sequence(limited, ok([{"id": 1}])))
     with capture_logs() as logs:
-        assert client.list_users() == [{"id": 1}]
+        assert client.call("user.list") == [{"id": 1}]
     assert len(calls.requests) == 2
     assert [e["retry_after"] for e in logs if e["event"] == "api.retry"] == [2.0]
 
@@ -381,7 +372,7 @@ def test_waits_follow_retry_after_in_seconds_and_as_a_date(
         )
     )
     with stamina.set_testing(False):
-        assert client.get_event(1) == {"id": 1}
+        assert client.call("event.get", path_params={"id": 1}) == {"id": 1}
     assert len(calls.requests) == 5
     assert slept[0] == 3.0
     assert 25.0 < slept[1] <= 30.0
@@ -393,14 +384,14 @@ def test_no_retry_on_permanent_errors(make_client: MakeClient) -> None:
     for status, kind in [(400, ApiClientError), (404, ApiNotFound), (401, ApiAuthError)]:
         client, calls = make_client(lambda r, s=status: httpx.Response(s))
         with pytest.raises(kind):
-            client.get_event(5)
+            client.call("event.get", path_params={"id": 5})
         assert len(calls.requests) == 1
 
 
 def test_writes_do_not_retry_by_default(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(UNAVAILABLE, EMPTY))
     with capture_logs() as logs, pytest.raises(ApiTransientError) as caught:
-        client.cancel_event(5, "x")
+        client.call("event.cancel", path_params={"id": 5}, body={"reason": "x"})
     assert len(calls.requests) == 1
     assert caught.value.in_doubt  # a 5xx may come after the server acted
     assert not [e for e in logs if e["event"] == "api.retry"]
@@ -408,7 +399,7 @@ def test_writes_do_not_retry_by_default(make_client: MakeClient) -> None:
 
 def test_writes_retry_when_asked(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(UNAVAILABLE, EMPTY))
-    client.cancel_event(5, "x", retry=True)
+    client.call("event.cancel", path_params={"id": 5}, body={"reason": "x"}, retry=True)
     assert len(calls.requests) == 2
 
 
@@ -422,7 +413,7 @@ def test_reads_can_opt_out_of_retries(make_client: MakeClient) -> None:
 def test_rate_limited_write_is_not_in_doubt(make_client: MakeClient) -> None:
     client, _ = make_client(lambda r: httpx.Response(429))
     with pytest.raises(ApiTransientError) as caught:
-        client.edit_notes(5, "n")
+        client.call("event.notes", path_params={"id": 5}, body={"notes": "n"})
     assert not caught.value.in_doubt
 
 
@@ -435,12 +426,12 @@ def test_rate_limited_write_is_not_in_doubt(make_client: MakeClient) -> None:
 ])  # fmt: skip
 def test_network_errors_are_transient(make_client: MakeClient, error: Exception, in_doubt: bool) -> None:
     client, calls = make_client(sequence(error, ok({"id": 5})))
-    assert client.get_event(5) == {"id": 5}
+    assert client.call("event.get", path_params={"id": 5}) == {"id": 5}
     assert len(calls.requests) == 2
 
     client, calls = make_client(sequence(error, EMPTY))
     with pytest.raises(ApiTransientError) as caught:
-        client.no_show(5)
+        client.call("event.no_show", path_params={"id": 5})
     assert caught.value.status is None
     assert caught.value.in_doubt is in_doubt
     assert type(error).__name__ in caught.value.message
@@ -460,7 +451,7 @@ def test_key_never_reaches_messages_reprs_or_logs(make_client: MakeClient) -> No
         )
     )
     with capture_logs() as logs, pytest.raises(ApiAuthError) as caught:
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
     error = caught.value
     seen = [str(error), repr(error), error.message, repr(client), repr(logs), *map(str, error.args)]
     for text in seen:
@@ -488,7 +479,7 @@ def test_request_log_and_response_hook(make_client: MakeClient) -> None:
         sequence(httpx.ConnectError("x"), ok({"id": 5})), on_response=lambda *a: seen.append(a)
     )
     with capture_logs() as logs:
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
     requests = [e for e in logs if e["event"] == "api.request"]
     assert [(e["status"], e["attempt"], e["log_level"]) for e in requests] == [
         (None, 1, "debug"),
@@ -511,7 +502,7 @@ def test_a_failing_hook_does_not_fail_the_call(make_client: MakeClient) -> None:
 
     client, calls = make_client(lambda r: EMPTY, on_response=hook)
     with capture_logs() as logs:
-        client.cancel_event(5, "x")
+        client.call("event.cancel", path_params={"id": 5}, body={"reason": "x"})
     assert len(calls.requests) == 1
     assert any(e["event"] == "api.on_response_failed" for e in logs)
 

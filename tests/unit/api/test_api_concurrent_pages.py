@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from syncd.api import ApiClient, ApiNotFound, ApiPagingError, ApiTransientError, Page
+from syncd.api.paging import iter_pages, iter_pages_concurrent
 from tests.unit.api.mock_api import Recorder
 
 pytestmark = pytest.mark.unit
@@ -94,8 +95,8 @@ def test_same_pages_in_the_same_order_as_iter_pages(
     make_client: MakeClient, total: int, concurrency: int
 ) -> None:
     client, _ = make_client(_envelope(total))
-    expected = list(client.iter_pages("event.list", on_page=10))
-    got = list(client.iter_pages_concurrent("event.list", on_page=10, concurrency=concurrency))
+    expected = list(iter_pages(client, "event.list", on_page=10))
+    got = list(iter_pages_concurrent(client, "event.list", on_page=10, concurrency=concurrency))
     assert got == expected
     assert _ids(got) == list(range(total))
 
@@ -116,7 +117,7 @@ def test_pages_run_in_parallel_and_come_out_in_order(make_client: MakeClient) ->
         return inner(request)
 
     client, _ = make_client(handler)
-    pages = list(client.iter_pages_concurrent("event.list", on_page=10, concurrency=4))
+    pages = list(iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4))
     assert [p.page for p in pages] == [1, 2, 3, 4, 5]
     assert finished[-1] == 2
     assert _ids(pages) == list(range(50))
@@ -125,7 +126,7 @@ def test_pages_run_in_parallel_and_come_out_in_order(make_client: MakeClient) ->
 def test_never_more_than_concurrency_pages_in_flight_or_waiting(make_client: MakeClient) -> None:
     gauge = Gauge(_envelope(400))
     client, _ = make_client(gauge)
-    pages = client.iter_pages_concurrent("event.list", on_page=10, concurrency=3)
+    pages = iter_pages_concurrent(client, "event.list", on_page=10, concurrency=3)
     consumed = 0
     for page in pages:
         consumed += 1
@@ -140,7 +141,7 @@ def test_a_slow_consumer_holds_the_fetching_back(make_client: MakeClient) -> Non
     hold = threading.Event()
     gauge = Gauge(_envelope(1000), hold=hold)
     client, _ = make_client(gauge)
-    pages = client.iter_pages_concurrent("event.list", on_page=10, concurrency=4)
+    pages = iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4)
     assert next(pages).page == 1
     hold.set()
     assert next(pages).page == 2
@@ -154,7 +155,7 @@ def test_closing_early_cancels_what_has_not_started(make_client: MakeClient) -> 
     hold = threading.Event()
     gauge = Gauge(_envelope(1000), hold=hold)
     client, calls = make_client(gauge)
-    pages = client.iter_pages_concurrent("event.list", on_page=10, concurrency=4)
+    pages = iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4)
     assert next(pages).page == 1
     hold.set()
     pages.close()  # returns once the pages under way are done; the rest never start
@@ -166,7 +167,7 @@ def test_closing_early_cancels_what_has_not_started(make_client: MakeClient) -> 
 
 def test_breaking_out_of_a_for_loop_stops_cleanly(make_client: MakeClient) -> None:
     client, calls = make_client(_envelope(1000))
-    for page in client.iter_pages_concurrent("event.list", on_page=10, concurrency=2):
+    for page in iter_pages_concurrent(client, "event.list", on_page=10, concurrency=2):
         if page.page == 3:
             break
     assert len(calls.requests) <= 3 + 2
@@ -182,7 +183,7 @@ def test_a_failed_page_raises_at_its_place(make_client: MakeClient) -> None:
         return inner(request)
 
     client, _ = make_client(handler)
-    pages = client.iter_pages_concurrent("event.list", on_page=10, concurrency=4)
+    pages = iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4)
     assert [next(pages).page for _ in range(3)] == [1, 2, 3]
     with pytest.raises(ApiNotFound, match="gone"):
         next(pages)
@@ -204,7 +205,7 @@ def test_a_page_is_retried_in_its_thread_and_fails_after_its_attempts(make_clien
         return inner(request)
 
     client, _ = make_client(handler, max_attempts=3)
-    pages = client.iter_pages_concurrent("event.list", on_page=10, concurrency=3)
+    pages = iter_pages_concurrent(client, "event.list", on_page=10, concurrency=3)
     assert [next(pages).page for _ in range(4)] == [1, 2, 3, 4]
     with pytest.raises(ApiTransientError, match="not valid JSON: <html>Bad gateway</html>"):
         next(pages)
@@ -214,7 +215,7 @@ def test_a_page_is_retried_in_its_thread_and_fails_after_its_attempts(make_clien
 
 def test_a_server_that_ignores_page_is_caught_as_with_iter_pages(make_client: MakeClient) -> None:
     client, _ = make_client(_envelope(30, ignore_page=True))
-    pages = client.iter_pages_concurrent("event.list", on_page=10, concurrency=4)
+    pages = iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4)
     # Page 2 repeats page 1 (and claims currentPage=1): the walker refuses it in order.
     assert next(pages).page == 1
     with pytest.raises(ApiPagingError, match="page 2 repeats page 1"):
@@ -223,7 +224,7 @@ def test_a_server_that_ignores_page_is_caught_as_with_iter_pages(make_client: Ma
 
 def test_growth_during_the_pass_is_followed(make_client: MakeClient) -> None:
     client, _ = make_client(_envelope(30, grow=5))
-    pages = list(client.iter_pages_concurrent("event.list", on_page=10, concurrency=2))
+    pages = list(iter_pages_concurrent(client, "event.list", on_page=10, concurrency=2))
     ids = _ids(pages)
     assert ids == list(range(len(ids)))
     assert len(pages) > 3  # pages beyond the first page count were read
@@ -231,7 +232,7 @@ def test_growth_during_the_pass_is_followed(make_client: MakeClient) -> None:
 
 def test_a_list_that_shrinks_mid_pass_stops_at_its_new_end(make_client: MakeClient) -> None:
     client, _ = make_client(_envelope(100, shrink_to=35))
-    pages = list(client.iter_pages_concurrent("event.list", on_page=10, concurrency=8))
+    pages = list(iter_pages_concurrent(client, "event.list", on_page=10, concurrency=8))
     assert [p.page for p in pages] == [1, 2, 3, 4]
     assert _ids(pages) == list(range(35))
 
@@ -239,7 +240,7 @@ def test_a_list_that_shrinks_mid_pass_stops_at_its_new_end(make_client: MakeClie
 def test_a_bare_array_is_read_one_page_at_a_time(make_client: MakeClient) -> None:
     gauge = Gauge(_bare(95))
     client, _ = make_client(gauge)
-    pages = list(client.iter_pages_concurrent("poll.list", on_page=10, concurrency=8))
+    pages = list(iter_pages_concurrent(client, "poll.list", on_page=10, concurrency=8))
     assert _ids(pages) == list(range(95))
     assert gauge.peak == 1
     assert gauge.started == list(range(1, 11))
@@ -247,10 +248,10 @@ def test_a_bare_array_is_read_one_page_at_a_time(make_client: MakeClient) -> Non
 
 def test_start_page_and_max_pages_as_with_iter_pages(make_client: MakeClient) -> None:
     client, _ = make_client(_envelope(100))
-    pages = list(client.iter_pages_concurrent("event.list", on_page=10, start_page=4))
+    pages = list(iter_pages_concurrent(client, "event.list", on_page=10, start_page=4))
     assert [p.page for p in pages] == list(range(4, 11))
     with pytest.raises(ApiPagingError, match="limit 3"):
-        list(client.iter_pages_concurrent("event.list", on_page=10, max_pages=3))
+        list(iter_pages_concurrent(client, "event.list", on_page=10, max_pages=3))
 
 
 def test_the_callers_context_reaches_the_fetching_threads(make_client: MakeClient) -> None:
@@ -265,7 +266,7 @@ def test_the_callers_context_reaches_the_fetching_threads(make_client: MakeClien
     client, _ = make_client(handler)
     token = resource.set("events")
     try:
-        list(client.iter_pages_concurrent("event.list", on_page=10, concurrency=4))
+        list(iter_pages_concurrent(client, "event.list", on_page=10, concurrency=4))
     finally:
         resource.reset(token)
     assert seen == {"events"}
@@ -275,7 +276,7 @@ def test_default_concurrency_comes_from_the_client(make_client: MakeClient) -> N
     gauge = Gauge(_envelope(20))
     client, _ = make_client(gauge, page_concurrency=1)
     assert client.page_concurrency == 1
-    list(client.iter_pages_concurrent("event.list", on_page=10))
+    list(iter_pages_concurrent(client, "event.list", on_page=10))
     assert gauge.peak == 1
 
 
@@ -283,7 +284,7 @@ def test_default_concurrency_comes_from_the_client(make_client: MakeClient) -> N
 def test_concurrency_out_of_bounds_is_refused(make_client: MakeClient, concurrency: int) -> None:
     client, _ = make_client(_envelope(20))
     with pytest.raises(ValueError, match=r"page concurrency must be within 1\.\.32"):
-        next(client.iter_pages_concurrent("event.list", concurrency=concurrency))
+        next(iter_pages_concurrent(client, "event.list", concurrency=concurrency))
     with pytest.raises(ValueError, match=r"page concurrency must be within 1\.\.32"):
         make_client(_envelope(20), page_concurrency=concurrency)
 
@@ -291,4 +292,4 @@ def test_concurrency_out_of_bounds_is_refused(make_client: MakeClient, concurren
 def test_paging_an_object_endpoint_is_refused(make_client: MakeClient) -> None:
     client, _ = make_client(_envelope(20))
     with pytest.raises(ValueError, match="not a list endpoint"):
-        next(client.iter_pages_concurrent("event.get"))
+        next(iter_pages_concurrent(client, "event.get"))

@@ -97,7 +97,7 @@ def test_client_sends_to_the_overridden_path(make_client: Callable[..., tuple[Ap
     client, calls = make_client(
         lambda r: httpx.Response(204), paths={"event.notes": "/panel/api/event/{id}/notes"}
     )
-    client.edit_notes(42, "bring slides")
+    client.call("event.notes", path_params={"id": 42}, body={"notes": "bring slides"})
     assert calls.paths == ["/panel/api/event/42/notes"]
     assert calls.requests[0].method == "PUT"
     assert client.endpoints["event.notes"].path == "/panel/api/event/{id}/notes"

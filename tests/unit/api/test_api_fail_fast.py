@@ -37,7 +37,7 @@ def test_no_connection_is_unreachable_with_a_short_reason(
 ) -> None:
     client, calls = make_client(sequence(error), max_attempts=3)
     with pytest.raises(ApiUnreachable) as caught:
-        client.list_users()
+        client.call("user.list")
     assert caught.value.reason == reason
     assert isinstance(caught.value, ApiTransientError)  # the daemon and the replay retry it as before
     assert not caught.value.in_doubt
@@ -48,7 +48,7 @@ def test_no_connection_is_unreachable_with_a_short_reason(
 def test_other_network_errors_are_not_unreachable(make_client: MakeClient) -> None:
     client, _ = make_client(sequence(httpx.ReadTimeout("slow")), max_attempts=2)
     with pytest.raises(ApiTransientError) as caught:
-        client.list_users()
+        client.call("user.list")
     assert not isinstance(caught.value, ApiUnreachable)
     assert client.problem is None
 
@@ -56,13 +56,13 @@ def test_other_network_errors_are_not_unreachable(make_client: MakeClient) -> No
 def test_a_401_is_a_refused_key_not_retried_and_403_is_not(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(NO_KEY), max_attempts=5)
     with pytest.raises(ApiKeyRefused):
-        client.list_users()
+        client.call("user.list")
     assert len(calls.requests) == 1
     assert client.problem == "the API refused the key (HTTP 401 on GET /panel/api/user/list)"
 
     client, _ = make_client(sequence(httpx.Response(403, json={"message": "plan"})))
     with pytest.raises(ApiAuthError) as caught:
-        client.list_users()
+        client.call("user.list")
     assert not isinstance(caught.value, ApiKeyRefused)
     assert client.problem is None
 
@@ -70,12 +70,12 @@ def test_a_401_is_a_refused_key_not_retried_and_403_is_not(make_client: MakeClie
 def test_the_problem_clears_with_the_next_answer(make_client: MakeClient) -> None:
     client, _ = make_client(sequence(REFUSED, NO_KEY, USERS), max_attempts=1)
     with pytest.raises(ApiUnreachable):
-        client.list_users()
+        client.call("user.list")
     assert (client.problem or "").startswith("api unreachable")
     with pytest.raises(ApiKeyRefused):
-        client.list_users()
+        client.call("user.list")
     assert (client.problem or "").startswith("the API refused the key")
-    assert client.list_users() == [{"id": 1}]
+    assert client.call("user.list") == [{"id": 1}]
     assert client.problem is None
 
 
@@ -87,14 +87,14 @@ def test_one_shot_gives_up_within_its_budget(make_client: MakeClient) -> None:
     client, calls = make_client(slow_refusal, max_attempts=100, unreachable_budget_s=0.4)
     started = time.monotonic()
     with pytest.raises(ApiUnreachable):
-        client.list_users()
+        client.call("user.list")
     assert time.monotonic() - started < 1.0
     assert 2 <= len(calls.requests) < 20
 
 
 def test_one_shot_bounds_each_connect_by_the_budget_left(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(USERS), unreachable_budget_s=2.0)
-    client.list_users()
+    client.call("user.list")
     timeouts = calls.requests[0].extensions["timeout"]
     assert 0 < timeouts["connect"] <= 2.0
     assert timeouts["read"] == 30.0  # only the connect is bounded by the budget
@@ -106,9 +106,9 @@ def test_one_shot_fails_the_next_calls_unsent(
 ) -> None:
     client, calls = make_client(sequence(first, USERS), max_attempts=1, unreachable_budget_s=5.0)
     with pytest.raises(kind):
-        client.list_users()
+        client.call("user.list")
     with pytest.raises(kind) as caught:
-        client.get_event(5)
+        client.call("event.get", path_params={"id": 5})
     assert len(calls.requests) == 1  # the second call never left
     assert caught.value.endpoint == "event.get"
 
@@ -116,6 +116,6 @@ def test_one_shot_fails_the_next_calls_unsent(
 def test_the_daemon_client_tries_every_call(make_client: MakeClient) -> None:
     client, calls = make_client(sequence(REFUSED, USERS), max_attempts=1)
     with pytest.raises(ApiUnreachable):
-        client.list_users()
-    assert client.list_users() == [{"id": 1}]
+        client.call("user.list")
+    assert client.call("user.list") == [{"id": 1}]
     assert len(calls.requests) == 2

@@ -112,8 +112,8 @@ def test_the_client_takes_a_slot_for_every_attempt_retries_included(make_client:
         sequence(httpx.Response(503), httpx.Response(200, json={"id": 5})), rate_limit_per_s=limit
     )
     with capture_logs() as logs:
-        assert client.get_event(5) == {"id": 5}
-        assert client.get_event(5) == {"id": 5}
+        assert client.call("event.get", path_params={"id": 5}) == {"id": 5}
+        assert client.call("event.get", path_params={"id": 5}) == {"id": 5}
     assert len(calls.requests) == 3
     assert clock.sleeps == pytest.approx([1.0, 2.0])
     assert [e["event"] for e in logs if e["event"] == "api.rate_limited"] == ["api.rate_limited"] * 2

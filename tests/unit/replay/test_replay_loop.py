@@ -317,7 +317,6 @@ def test_the_loop_imports_neither_the_database_nor_http() -> None:
         "syncd.intent_queue",
         "syncd.logs",
         "syncd.retry",
-        "syncd.settings",
     }
     assert not {
         name for name in imported if name and name.split(".")[0] in ("sqlalchemy", "httpx", "psycopg")
