@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -136,6 +137,7 @@ def test_the_readmes_real_account_path_runs_from_a_wheel(tmp_path: Path) -> None
         (tmp_path / "state").mkdir()
         terminal = Terminal(env, clone, tmp_path / "state")
         daemon: subprocess.Popen[str] | None = None
+        log: IO[str] | None = None
         try:
             # 1. Install: the wheel, built in the clone, in a virtualenv of its own.
             installed = terminal.type(blocks[0])
@@ -227,10 +229,14 @@ def test_the_readmes_real_account_path_runs_from_a_wheel(tmp_path: Path) -> None
 
             wait_for(ready, 60, "syncd run's /readyz to answer ready")
             daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(45) == 0
+            try:
+                # shutdown_timeout_s (30) for the jobs under way, then the embedded server's stop.
+                code: int | None = daemon.wait(90)
+            except subprocess.TimeoutExpired:
+                code = None
             log.seek(0)
             ran = log.read()
-            log.close()
+            assert code == 0, f"syncd run's exit after SIGTERM: {code}\n{ran[-3000:]}"
             assert "daemon.stopped" in ran, ran[-3000:]
             assert "Traceback" not in ran, ran[-3000:]
             terminal.outputs.append(ran)
@@ -239,5 +245,7 @@ def test_the_readmes_real_account_path_runs_from_a_wheel(tmp_path: Path) -> None
             if daemon is not None and daemon.poll() is None:
                 daemon.kill()
                 daemon.wait(10)
+            if log is not None:
+                log.close()
             if pgdata.is_symlink():
                 shutil.rmtree(pgdata.resolve().parent, ignore_errors=True)
