@@ -77,6 +77,8 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
+        # Listening now, not when uvicorn starts: a client told the URL may connect at once (it queues).
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
