@@ -70,10 +70,10 @@ def _int(value: Any) -> int:
 
 
 def _text(value: Any) -> str:
+    # A number where the docs say string is a wrong type, not text to guess at: `state: 1` would
+    # otherwise be stored as the state "1", and its healing reported as a state change.
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)  # a number where the docs say string (countryId: 5) is still the same text
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
@@ -135,6 +135,14 @@ def _text_array(value: Any) -> list[str]:
     return [_text(item) for item in value]
 
 
+def _free_form_array(value: Any) -> list[Any]:
+    """Free-form content, kept as it is; the docs declare both such fields arrays (UserDTO.connections,
+    QuestionDTO.config), so anything else is a wrong type (`connections: ""`)."""
+    if not isinstance(value, list):
+        raise TypeError(f"expected an array, got {type(value).__name__}")
+    return value
+
+
 _CONVERTERS = {
     Kind.ID: _int,
     Kind.INT: _int,
@@ -143,7 +151,7 @@ _CONVERTERS = {
     Kind.NUMERIC: _numeric,
     Kind.TIMESTAMP: _timestamp,  # `convert` passes the zone
     Kind.DATE: _date,
-    Kind.JSON: lambda value: value,
+    Kind.JSON: _free_form_array,
     Kind.ID_ARRAY: _id_array,
     Kind.TEXT_ARRAY: _text_array,
 }

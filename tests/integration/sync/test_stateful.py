@@ -27,6 +27,7 @@ import itertools
 import logging
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,7 +36,7 @@ import httpx
 import pytest
 import stamina
 import structlog
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -72,8 +73,9 @@ STEP_RESOURCES = tuple(RESOURCES[name] for name in model.TRACKED)
 settings.register_profile(
     "ci",
     max_examples=int(os.environ.get("SYNCD_STATEFUL_EXAMPLES", "2")),
-    stateful_step_count=12,
-    derandomize=True,
+    stateful_step_count=15,
+    derandomize=False,  # each profile's machine is seeded instead (below): fixed, but not all alike
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),  # no shrinking: a failure is reported as found
     database=None,  # nothing written to .hypothesis/; failures found are kept as regression tests
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -170,6 +172,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.held: dict[model.Key, dict[str, Any] | None] = {}
             self.typed_cache: dict[int, model.Typed] = {}
             self.rejected: set[model.Key] = set()
+            self.nested: set[model.Key] = set()  # rows a nested copy wrote before any direct read
             self.options = SyncOptions(on_page=ON_PAGE, api_timezone=zone)
             figures["examples"] += 1
 
@@ -427,6 +430,11 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 row = mirror.get(key)
                 prior = self.held.get(key)
                 seen = by_object.get(key, [])
+                if row is not None and row.nested_only:
+                    # Only ever seen nested (its direct read rejected): partial copies merge in, each
+                    # a change of what the mirror knows (test_api_variations.py proves that rule).
+                    self.nested.add(key)
+                    continue
                 assert len(seen) <= 1, (
                     f"{mode}: {key} changed {len(seen)} times in one step: {[c.kinds for c in seen]}"
                 )
@@ -457,6 +465,8 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 )
                 if moved:
                     kinds = model.implied_kinds(key[0], prior, new)
+                    if key in self.nested and key not in self.held and new is not None:
+                        kinds = [f"{model.SINGULAR[key[0]]}.updated"]  # a direct read takes over
                     assert len(seen) == 1, (
                         f"{mode}: {key} moved ({kinds}) but {len(seen)} changes were recorded"
                     )
@@ -546,6 +556,8 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             )
 
     SyncMachine.__name__ = f"SyncMachine_{profile_name.replace('-', '_')}"
+    if HYPOTHESIS_PROFILE == "ci":
+        return seed(zlib.crc32(profile_name.encode()))(SyncMachine)  # type: ignore[no-any-return]
     return SyncMachine
 
 
