@@ -172,7 +172,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.held: dict[model.Key, dict[str, Any] | None] = {}
             self.typed_cache: dict[int, model.Typed] = {}
             self.rejected: set[model.Key] = set()
-            self.nested: set[model.Key] = set()  # rows a nested copy wrote before any direct read
+            self.nested: dict[model.Key, model.Typed] = {}  # rows only nested copies wrote, as they were
             self.options = SyncOptions(on_page=ON_PAGE, api_timezone=zone)
             figures["examples"] += 1
 
@@ -433,7 +433,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 if row is not None and row.nested_only:
                     # Only ever seen nested (its direct read rejected): partial copies merge in, each
                     # a change of what the mirror knows (test_api_variations.py proves that rule).
-                    self.nested.add(key)
+                    self.nested[key] = row.typed
                     continue
                 assert len(seen) <= 1, (
                     f"{mode}: {key} changed {len(seen)} times in one step: {[c.kinds for c in seen]}"
@@ -454,21 +454,27 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                         f"{mode}: the mirror holds a state of {key} upstream never had: {diff(row.typed, [self.typed(key, c) for c in candidates])}"
                     )
                     new = matching[0]
-                moved = (
-                    (key not in self.held)
-                    or (prior is None) != (new is None)
-                    or (
-                        prior is not None
-                        and new is not None
-                        and self.typed(key, prior) != self.typed(key, new)
+                # A direct read taking over a row nested copies wrote: a change only if it says more.
+                taken_over = key in self.nested and key not in self.held
+                if taken_over:
+                    moved = row.typed != self.nested[key]
+                else:
+                    moved = (
+                        key not in self.held
+                        or (prior is None) != (new is None)
+                        or (
+                            prior is not None
+                            and new is not None
+                            and self.typed(key, prior) != self.typed(key, new)
+                        )
                     )
-                )
                 if moved:
                     kinds = model.implied_kinds(key[0], prior, new)
-                    if key in self.nested and key not in self.held and new is not None:
+                    if taken_over and new is not None:
                         kinds = [f"{model.SINGULAR[key[0]]}.updated"]  # a direct read takes over
                     assert len(seen) == 1, (
-                        f"{mode}: {key} moved ({kinds}) but {len(seen)} changes were recorded"
+                        f"{mode}: {key} moved ({kinds}) but {len(seen)} changes were recorded: "
+                        + diff(row.typed, [self.nested[key] if taken_over else self.typed(key, prior or {})])
                     )
                     assert sorted(seen[0].kinds) == sorted(kinds), (
                         f"{mode}: {key}: kinds {seen[0].kinds}, implied {kinds}"
