@@ -10,13 +10,14 @@ derived here from the two states, as docs/change-feed.md words them, not from sy
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, literal_column, select
 
 from syncd.api.contract import DTOS
 from syncd.db.mirror import MIRROR
@@ -109,15 +110,12 @@ def read_mirror(conn: Connection) -> dict[Key, MirrorRow]:
 
 
 def select_xmin(table: Any) -> Any:
-    from sqlalchemy import literal_column
-
+    """The row's xmin, as text: any write of the row changes it."""
     return literal_column(f"{table.fullname}.xmin::text").label("row_xmin")
 
 
 def upstream(sb: Sandbox) -> dict[Key, dict[str, Any]]:
     """Every tracked object upstream now, rendered the default way (a private copy)."""
-    import copy
-
     w = sb.world
     with w.lock:
         render = w.render
