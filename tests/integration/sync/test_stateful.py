@@ -172,7 +172,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.client: ApiClient | None = None
             # What the mirror holds by the model: the upstream object it last took (None: deleted).
             self.held: dict[model.Key, dict[str, Any] | None] = {}
-            self.typed_cache: dict[int, model.Typed] = {}
+            self.last_mirror: dict[model.Key, model.MirrorRow] = {}
             self.rejected: set[model.Key] = set()
             self.nested: dict[model.Key, model.Typed] = {}  # rows only nested copies wrote, as they were
             self.options = SyncOptions(on_page=ON_PAGE, api_timezone=zone)
@@ -418,7 +418,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     for row in conn.execute(select(rejected_items.c.resource, rejected_items.c.key))
                     if row.resource in model.TRACKED and row.key is not None and row.key.isdigit()
                 }
-            previous: dict[model.Key, model.MirrorRow] = getattr(self, "last_mirror", {})
+            previous = self.last_mirror
             by_object: dict[model.Key, list[feed.Change]] = {}
             for change in changes:
                 if mode == "init" and change.resource not in model.TRACKED:
@@ -552,8 +552,8 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
 
         @invariant()
         def rejected_are_not_deleted(self) -> None:
-            for key in getattr(self, "rejected", set()):
-                row = getattr(self, "last_mirror", {}).get(key)
+            for key in self.rejected:
+                row = self.last_mirror.get(key)
                 assert row is None or not row.deleted
 
         @precondition(lambda self: self.sb is not None)
@@ -577,8 +577,6 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
 
 def diff(mirror: model.Typed, upstream: list[model.Typed]) -> str:
     """The first difference between the mirror's typed form and each candidate's, for the message."""
-    from syncd.db.mirror import MIRROR  # noqa: F401
-
     lines = []
     for candidate in upstream:
         for i, (a, b) in enumerate(zip(mirror[0], candidate[0], strict=True)):
