@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-acceptance lint format bench bench-startup bench-intents soak intent-migration schema-doc dbt-sources webhook-schemas reference-data clean
+.PHONY: help install demo test test-deep test-unit test-integration test-acceptance lint format bench bench-startup bench-intents soak intent-migration schema-doc dbt-sources webhook-schemas reference-data clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,11 @@ demo: $(STAMP) ## Run syncd end to end in a throwaway dir (own sandbox + embedde
 
 test: $(STAMP) ## Run the whole test suite (unit, integration, acceptance)
 	$(BIN)/pytest
+
+DEEP_MINUTES ?= 20
+test-deep: $(STAMP) ## Stateful property tests at length: random examples under every profile for DEEP_MINUTES (20)
+	HYPOTHESIS_PROFILE=deep SYNCD_DEEP_MINUTES=$(DEEP_MINUTES) $(BIN)/pytest tests/integration/sync/test_stateful.py \
+		-s --timeout=0 -p no:cacheprovider
 
 test-unit: $(STAMP) ## Only the unit ring (no I/O)
 	$(BIN)/pytest -m unit

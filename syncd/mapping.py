@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
@@ -70,10 +70,10 @@ def _int(value: Any) -> int:
 
 
 def _text(value: Any) -> str:
+    # A number where the docs say string is a wrong type, not text to guess at: `state: 1` would
+    # otherwise be stored as the state "1", and its healing reported as a state change.
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)  # a number where the docs say string (countryId: 5) is still the same text
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
@@ -135,6 +135,14 @@ def _text_array(value: Any) -> list[str]:
     return [_text(item) for item in value]
 
 
+def _free_form_array(value: Any) -> list[Any]:
+    """Free-form content, kept as it is; the docs declare both such fields arrays (UserDTO.connections,
+    QuestionDTO.config), so anything else is a wrong type (`connections: ""`)."""
+    if not isinstance(value, list):
+        raise TypeError(f"expected an array, got {type(value).__name__}")
+    return value
+
+
 _CONVERTERS = {
     Kind.ID: _int,
     Kind.INT: _int,
@@ -143,7 +151,7 @@ _CONVERTERS = {
     Kind.NUMERIC: _numeric,
     Kind.TIMESTAMP: _timestamp,  # `convert` passes the zone
     Kind.DATE: _date,
-    Kind.JSON: lambda value: value,
+    Kind.JSON: _free_form_array,
     Kind.ID_ARRAY: _id_array,
     Kind.TEXT_ARRAY: _text_array,
 }
@@ -167,6 +175,39 @@ def digest(text: str | bytes, scope: Mapping[str, Any] | None = None) -> str:
     if scope:
         hashed.update(json.dumps(dict(scope), sort_keys=True, default=str).encode())
     return hashed.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """A typed value in one canonical form: an instant in UTC, a number without trailing zeros."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return value
+
+
+@cache
+def _documented(dto_name: str) -> frozenset[str]:
+    return frozenset(spec.name for spec in DTOS[dto_name].fields)
+
+
+def state_digest(
+    mapped: Mapped, raw: Mapping[str, Any], dto: Dto, scope: Mapping[str, Any] | None = None
+) -> str:
+    """A digest of what an object says, not of how the API wrote it: its typed row and child rows (an
+    instant is the same whatever offset wrote it; a reference is its id, so a nested copy of another
+    object that changed does not change this one), and its undocumented top-level fields as sent."""
+    state = {
+        "row": {name: _plain(value) for name, value in mapped.row.items()},
+        "children": {
+            table: [{name: _plain(value) for name, value in row.items()} for row in rows]
+            for table, rows in mapped.children.items()
+        },
+        "extra": {name: value for name, value in raw.items() if name not in _documented(dto.name)},
+    }
+    return digest(orjson.dumps(state, option=orjson.OPT_SORT_KEYS), scope)
 
 
 def content_hash(raw: Any, scope: Mapping[str, Any] | None = None) -> str:

@@ -247,7 +247,6 @@ class _ResourceRun:
         self.counts = self.outcome.counts
         self.deleted_before = 0
         self.requests = 0  # API requests not yet added to the run's row
-        self.map_ahead = True  # see _store
         self.stopped_by: ApiUnreachable | ApiKeyRefused | None = None  # the failure that ends the whole sync
 
     # ------------------------------------------------------------------ the run
@@ -615,17 +614,14 @@ class _ResourceRun:
             state.add_run_counts(conn, run_id, delta)
         self.counts.add(delta)
         self.outcome.fetched = True
-        # Map the next pages ahead while most objects are new or changed (a first sync); hash only
-        # while they are unchanged, where mapping ahead would be wasted.
-        self.map_ahead = 2 * (result.counts.inserted + result.counts.updated) >= result.counts.unchanged
         for rejected in result.rejected:
             raw_id = rejected.raw.get("id") if isinstance(rejected.raw, dict) else None
             log.warning("sync.object_rejected", resource=name, id=raw_id, error=rejected.error)
         log.debug("sync.page_stored", resource=name, run_id=run_id, next_page=next_page, **delta.as_dict())
 
     def _prepare(self, page: Page) -> Prepared:
-        """Runs in the read-ahead thread: no connection, no state but `map_ahead`."""
-        return prepare(self.resource, page.items, map_ahead=self.map_ahead, zone=self.zone)
+        """Runs in the read-ahead thread: no connection, no state."""
+        return prepare(self.resource, page.items, zone=self.zone)
 
     def _restored(self, conn: Connection) -> RunCounts:
         """Rows that came back during the run (nothing else clears deleted_at while we hold the lock),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from operator import itemgetter
 from typing import Any
@@ -63,6 +63,7 @@ from syncd.mapping import (
     map_object,
     parent_key_columns,
     snake,
+    state_digest,
 )
 from syncd.resources import DTO_TO_RESOURCE, FREE_FORM, RESOURCES, Resource
 
@@ -105,19 +106,35 @@ class StoreResult:
 
 @dataclass
 class _Candidate:
-    """One object of a page, hashed but not yet mapped: most objects turn out unchanged."""
+    """One object of a page, mapped, with the digest of what it says (`state_digest`)."""
 
     raw: Any
     key: tuple[Any, ...]
     scope: Mapping[str, Any] | None
-    json: bytes = field(init=False)  # canonical JSON (UTF-8): hashed, and stored as `raw`
-    digest: str = field(init=False)
-    # Mapped ahead of time by `prepare` (or the error it raised); None: map when needed.
-    mapped: Mapped | MappingError | None = field(default=None, init=False)
+    json: bytes  # canonical JSON (UTF-8) of raw: stored as `raw` when the object changed
+    digest: str  # stored as `content_hash`: equal digests mean the object did not change
+    mapped: Mapped | MappingError | None  # its rows (or why it has none); None for free-form objects
 
-    def __post_init__(self) -> None:
-        self.json = canonical_json_bytes(self.raw)
-        self.digest = digest(self.json, self.scope)
+    @property
+    def copy_digest(self) -> str:
+        """A digest of the copy as sent: a nested copy already written in this run is skipped by it."""
+        return digest(self.json, self.scope)
+
+
+def _candidate(
+    resource: Resource, raw: Any, key: tuple[Any, ...], scope: Mapping[str, Any] | None, zone: tzinfo
+) -> _Candidate:
+    """An object mapped and digested by its typed form: the same instant written with another
+    offset, or a nested copy of another object that changed, is not a change of this object."""
+    text = canonical_json_bytes(raw)
+    dto = DTOS.get(resource.dto)
+    if dto is None:  # free-form (integrations): what it says is all of it
+        return _Candidate(raw, key, scope, text, digest(text, scope), None)
+    try:
+        mapped = map_object(resource.name, dto, raw, resource.key, scope, zone)
+    except MappingError as exc:
+        return _Candidate(raw, key, scope, text, digest(text, scope), exc)
+    return _Candidate(raw, key, scope, text, state_digest(mapped, raw, dto, scope), mapped)
 
 
 def _key_of(resource: Resource, obj: Any, scope: Mapping[str, Any] | None) -> tuple[Any, ...]:
@@ -153,8 +170,8 @@ _KEY_FIELDS: dict[str, dict[str, tuple[str, Kind]]] = {
 
 @dataclass
 class Prepared:
-    """A page hashed (and, with `map_ahead`, mapped) before its transaction: `prepare` needs no
-    connection, so the sync engine runs it for the next page while the database writes this one."""
+    """A page keyed, mapped and digested before its transaction: `prepare` needs no connection, so
+    the sync engine runs it for the next page while the database writes this one."""
 
     candidates: list[_Candidate]
     keys: list[tuple[Any, ...]]  # every accepted object's key, in page order
@@ -166,11 +183,11 @@ def prepare(
     objects: Iterable[Any],
     *,
     scope: Mapping[str, Any] | None = None,
-    map_ahead: bool = False,
     zone: Zone = UTC,
 ) -> Prepared:
-    """Keys, canonical JSON and digests of a page; with `map_ahead`, every object's rows too (wasted
-    on objects that turn out unchanged, so the engine asks for it only while pages keep changing)."""
+    """Keys, rows and digests of a page. Every object is mapped: whether it changed is decided on
+    its typed form, not on how the API wrote it (docs/sync.md, "What counts as a change")."""
+    zone = resolve_zone(zone)
     rejected: list[Rejected] = []
     candidates: dict[tuple[Any, ...], _Candidate] = {}
     keys: list[tuple[Any, ...]] = []
@@ -180,15 +197,8 @@ def prepare(
         except MappingError as exc:
             rejected.append(Rejected(obj, str(exc)))
             continue
-        candidates[key] = _Candidate(obj, key, scope)  # the last copy wins
+        candidates[key] = _candidate(resource, obj, key, scope, zone)  # the last copy wins
         keys.append(key)
-    dto = DTOS.get(resource.dto)
-    if map_ahead and dto is not None:
-        for candidate in candidates.values():
-            try:
-                candidate.mapped = map_object(resource.name, dto, candidate.raw, resource.key, scope, zone)
-            except MappingError as exc:
-                candidate.mapped = exc
     return Prepared(list(candidates.values()), keys, rejected)
 
 
@@ -262,6 +272,11 @@ class _Writer:
         refs: dict[str, dict[tuple[Any, ...], Any]] = {}
         for candidate in candidates:
             if candidate.key in unchanged_keys:
+                # Unchanged itself, it may still carry a newer copy of an object only ever seen
+                # nested (an organization): that one is written on its own.
+                if isinstance(candidate.mapped, Mapped):
+                    for ref_resource, ref_raw, ref_key in _collect_refs(candidate.mapped):
+                        refs.setdefault(ref_resource.name, {})[ref_key] = ref_raw
                 continue
             try:
                 if dto is None:
@@ -288,10 +303,13 @@ class _Writer:
         # Referenced objects first (organizations, users, event types), so no id lacks its row.
         for name in ("organizations", "users", "event_types"):
             if name in refs and name != resource.name:
-                fresh = [_Candidate(raw, key, None) for key, raw in refs[name].items()]
-                fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.digest]
+                ref_resource = RESOURCES[name]
+                fresh = [
+                    _candidate(ref_resource, raw, key, None, self.zone) for key, raw in refs[name].items()
+                ]
+                fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.copy_digest]
                 self.write(RESOURCES[name], fresh, [], nested=True)
-                self.written_refs.update({(name, c.key): c.digest for c in fresh})
+                self.written_refs.update({(name, c.key): c.copy_digest for c in fresh})
         written = self._upsert(resource, rows, row_keys, absent_keys, children, nested=nested)
         counts.inserted, counts.updated = written
         counts.unchanged += len(rows) - sum(written)
@@ -344,7 +362,7 @@ class _Writer:
         found = {tuple(row[:width]): row[width:] for row in stored}
         absent = {c.key for c in candidates if c.key not in found}
         if nested:
-            merged = (self._merged(c, found.get(c.key)) for c in candidates)
+            merged = (self._merged(resource, c, found.get(c.key)) for c in candidates)
             candidates = [c for c in merged if c is not None]
         unchanged = set()
         for candidate in candidates:
@@ -356,8 +374,7 @@ class _Writer:
                 unchanged.add(candidate.key)
         return candidates, unchanged, absent
 
-    @staticmethod
-    def _merged(candidate: _Candidate, state: Any) -> _Candidate | None:
+    def _merged(self, resource: Resource, candidate: _Candidate, state: Any) -> _Candidate | None:
         """A nested copy as it should be written: as it is for an unknown object, merged over the
         stored one for a nested-only row, None (not written) for a row a direct read wrote."""
         if state is None:
@@ -365,7 +382,7 @@ class _Writer:
         _digest, _live, nested_only, raw = state
         if not nested_only:
             return None
-        return _Candidate(_merge(raw, candidate.raw), candidate.key, candidate.scope)
+        return _candidate(resource, _merge(raw, candidate.raw), candidate.key, candidate.scope, self.zone)
 
     def _upsert(
         self,

@@ -2,7 +2,7 @@
 
 Every top-level table (one per resource) has typed columns for each documented field, flattened 1:1
 objects (`invitee_email`), reference ids (`user_id`), plus `raw` (the object as received),
-`content_hash`, `first_synced_at`, `synced_at` and `deleted_at`. Arrays of objects become child
+`content_hash` (of the typed form), `first_synced_at`, `synced_at` and `deleted_at`. Arrays of objects become child
 tables keyed by the parent's key and the item's position; arrays of references become link tables.
 The writer that keeps them current is `syncd.db.mirror`.
 """
@@ -144,7 +144,8 @@ def _declare(resource: Resource) -> MirrorTables:
             "content_hash",
             Text(),
             nullable=False,
-            comment="Digest of raw: an unchanged object is not rewritten.",
+            comment="Digest of what the object says (typed row, child rows, undocumented fields): "
+            "an unchanged object is not rewritten.",
         ),
         Column(
             "first_synced_at", DateTime(timezone=True), nullable=False, comment="When syncd first saw it."

@@ -83,3 +83,38 @@ def test_a_nested_copy_merges_object_by_object_over_the_stored_one() -> None:
         "tags": [1],
     }
     assert _merge({"list": [1, 2]}, {"list": [3]}) == {"list": [3]}  # arrays are the copy's
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"), [(Kind.TEXT, 1), (Kind.TEXT, 2.5), (Kind.JSON, ""), (Kind.JSON, {})]
+)
+def test_a_wrong_type_where_the_docs_say_string_or_array_is_refused(kind: Kind, value: Any) -> None:
+    """`state: 1` is not the state "1", and `connections: ""` is not free-form content: both are
+    malformed answers (the malformed-objects profile sends them), rejected until the API heals."""
+    with pytest.raises(MappingError, match=r"^event\.state: .* is not a valid"):
+        convert(kind, value, "event.state")
+
+
+def _digest_of(event: dict[str, Any]) -> str:
+    from syncd.mapping import state_digest
+
+    dto = DTOS["EventDTO"]
+    return state_digest(map_object("events", dto, event, ("id",)), event, dto)
+
+
+def _event(**fields: Any) -> dict[str, Any]:
+    return {"id": 1001, "scheduledAt": "2026-11-16T10:32:03+02:00", "notes": None, **fields}
+
+
+def test_the_state_digest_is_of_what_an_object_says_not_how_it_was_written() -> None:
+    base = _digest_of(_event())
+    assert _digest_of(_event(scheduledAt="2026-11-16T08:32:03Z")) == base  # the same instant
+    assert _digest_of(_event(scheduledAt="2026-11-16T13:47:03.000000+05:15")) == base
+    assert _digest_of(_event(id="1001")) == base  # a numeric string id
+    assert _digest_of(_event(user={"id": 11, "fullName": "Ann"})) == _digest_of(
+        _event(user={"id": 11, "fullName": "Ann Renamed"})
+    )  # a nested copy of another object is that object's row, not part of this one
+    assert _digest_of(_event(scheduledAt="2026-11-16T10:32:04+02:00")) != base
+    assert _digest_of(_event(notes="")) != base  # "" and null stay distinct
+    assert _digest_of(_event(user={"id": 12})) != _digest_of(_event(user={"id": 11}))
+    assert _digest_of(_event(someNewField=1)) != base  # undocumented fields as sent count
