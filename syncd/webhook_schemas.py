@@ -11,7 +11,7 @@ Honest about what a delivery may hold: `data.object` is the object as the API an
 - fields the docs do not list may appear (`additionalProperties: true`);
 - a value has the documented type widened to what syncd's mirror accepts from the API and so may
   pass on (`syncd.mapping`): an integer also as a string of digits, a boolean also as 0 or 1, a
-  number also as a numeric string, text also as a number; date-times in either form the API uses.
+  number also as a numeric string; date-times in either form the API uses.
 
 `make webhook-schemas` writes `docs/webhook-schemas/`; a unit test keeps the committed files equal
 to `render()`.
@@ -53,7 +53,7 @@ _DATE_TEXT = _digits(DATE_PATTERN)
 VALUES: dict[Kind, Schema] = {
     Kind.ID: {"type": ["integer", "string"], "pattern": _INTEGER_TEXT},
     Kind.INT: {"type": ["integer", "string"], "pattern": _INTEGER_TEXT},
-    Kind.TEXT: {"type": ["string", "number"]},
+    Kind.TEXT: {"type": "string"},
     Kind.BOOL: {"type": ["boolean", "integer"], "minimum": 0, "maximum": 1},
     Kind.NUMERIC: {"type": ["number", "string"], "pattern": _NUMBER_TEXT},
     Kind.TIMESTAMP: {"type": "string", "pattern": _DATETIME_TEXT},
