@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, literal_column, select
 
 from syncd.api.contract import DTOS
-from syncd.db.mirror import MIRROR
+from syncd.db.mirror_tables import MIRROR
 from syncd.mapping import map_object, parent_key_columns
 from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox

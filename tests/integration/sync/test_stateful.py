@@ -57,7 +57,7 @@ from syncd.resources import RESOURCES
 from syncd.sandbox import PROFILES, Sandbox
 from syncd.sandbox.profiles import ACCOUNT_ZONE
 from syncd.sync import SyncOptions, SyncSummary, sync
-from tests.helpers import Clock
+from tests.helpers import Clock, postgres_replay
 from tests.integration.sync import stateful_model as model
 
 pytestmark = pytest.mark.integration
@@ -383,7 +383,8 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 intents.enqueue(conn, kind, event_id, payload)
             snap = self.snapshot()
             assert self.client is not None
-            replay_once(engine, self.client, ReplayOptions(concurrency=1, api_timezone=zone))
+            queue, dispatcher = postgres_replay(engine, self.client, zone)
+            replay_once(queue, dispatcher, ReplayOptions(concurrency=1, api_timezone=zone))
             self.observe(snap, "replay", None)
             figures["rule replay"] += 1
 
