@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, literal_column, select
 
@@ -131,6 +132,29 @@ def upstream(sb: Sandbox) -> dict[Key, dict[str, Any]]:
         for eid in sorted(w.events):
             found[("events", eid)] = copy.deepcopy(render.event(w.events[eid]))
     return found
+
+
+WIRE_DATETIMES = frozenset(
+    {"createdAt", "updatedAt", "scheduledAt", "endDate", "canceledAt", "lastLogin", "previouslyScheduledAt"}
+)
+
+
+def through_wall_clock(obj: Any, zone: ZoneInfo) -> Any:
+    """`obj` as far as `Y-m-d H:i:s` in `zone` can tell (local-datetimes): in the hour the zone
+    repeats when clocks go back, the wall time names two instants and reads as the first (fold 0)."""
+    if isinstance(obj, dict):
+        return {
+            k: _wall(v, zone) if k in WIRE_DATETIMES and isinstance(v, str) else through_wall_clock(v, zone)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [through_wall_clock(v, zone) for v in obj]
+    return obj
+
+
+def _wall(text: str, zone: ZoneInfo) -> str:
+    local = dt.datetime.fromisoformat(text).astimezone(zone).replace(tzinfo=None, fold=0)
+    return local.replace(tzinfo=zone).isoformat()
 
 
 SINGULAR = {"users": "user", "event_types": "event_type", "events": "event"}

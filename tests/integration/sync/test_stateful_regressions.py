@@ -48,3 +48,25 @@ def test_an_object_rejected_directly_but_seen_nested_is_taken_over_once(engine: 
     machine.build(seed=1)
     machine.settle()
     machine.teardown()
+
+
+def test_a_wall_time_in_the_repeated_autumn_hour_reads_as_the_first_instant(engine: Engine) -> None:
+    """local-datetimes (deep run): an event at 01:30 UTC on 2026-10-25 is written `02:30:00` in
+    Berlin, a wall time that names two instants; syncd reads the first, as documented."""
+    machine = machine_for("local-datetimes", engine)()
+    machine.build(seed=725)
+    machine.settle()
+    machine.teardown()
+
+
+def test_a_rejected_event_deleted_by_an_intent_is_deleted(engine: Engine) -> None:
+    """bare-lists, malformed-objects (deep run): a delete intent on an event whose answers are
+    malformed deletes it; being rejected only keeps a pass from deleting it."""
+    machine = machine_for("default", engine)()
+    machine.build(seed=3)
+    machine.malformed_for_a_while(pick=5, reads=3)
+    machine.sync_full()
+    assert machine.rejected
+    machine.replay_intent(pick=5, kind="delete")
+    machine.settle()
+    machine.teardown()
