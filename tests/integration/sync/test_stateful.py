@@ -118,6 +118,7 @@ class Upstream(httpx.BaseTransport):
         self.fail_from_page: int | None = None
         self.malformed: dict[str, int] = {}  # event id -> reads still answered malformed
         self.mid_pass: Callable[[], None] | None = None
+        self.on_list: Callable[[], None] | None = None  # after every event list answer
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -130,6 +131,8 @@ class Upstream(httpx.BaseTransport):
                 hook, self.mid_pass = self.mid_pass, None
                 hook()
         response = self.inner.handle_request(request)
+        if self.on_list is not None and path.endswith("/event/list"):
+            self.on_list()  # the upstream may have moved while answering (silent-changes, shifting-pages)
         if self.malformed and path.endswith("/event/list") and response.status_code == 200:
             import json
 
@@ -175,6 +178,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             # What the mirror holds by the model: the upstream object it last took (None: deleted).
             self.held: dict[model.Key, dict[str, Any] | None] = {}
             self.last_mirror: dict[model.Key, model.MirrorRow] = {}
+            self.during: dict[model.Key, list[dict[str, Any]]] = {}  # upstream states seen mid-step
             self.rejected: set[model.Key] = set()
             self.nested: dict[model.Key, model.Typed] = {}  # rows only nested copies wrote, as they were
             self.options = SyncOptions(on_page=ON_PAGE, api_timezone=zone)
@@ -193,6 +197,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 api_key=API_KEY, events=EVENTS, seed=seed, anchor=ANCHOR, clock=self.clock, profile=profile
             )
             self.upstream_transport = Upstream(self.sb)
+            self.upstream_transport.on_list = self.record_during
             self.client = ApiClient(
                 "http://sandbox",
                 API_KEY,
@@ -403,7 +408,15 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
 
         # -------------------------------------------------------------- checking
 
+        def record_during(self) -> None:
+            """Every state an event had while syncd read: a pass may read one between two changes."""
+            for key, dto in model.upstream(self.sb).items():  # type: ignore[arg-type]
+                states = self.during.setdefault(key, [])
+                if key[0] == "events" and (not states or states[-1] != dto):
+                    states.append(dto)
+
         def snapshot(self) -> Snapshot:
+            self.during = {}
             with engine.connect() as conn:
                 return Snapshot(model.upstream(self.sb), feed.last_change_id(conn))  # type: ignore[arg-type]
 
@@ -459,7 +472,11 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert key not in after, f"{mode}: {key} marked deleted but it is live upstream"
                     new: dict[str, Any] | None = None
                 else:
-                    candidates = [c for c in (prior, snap.before.get(key), after.get(key)) if c is not None]
+                    candidates = [
+                        c
+                        for c in (prior, snap.before.get(key), *self.during.get(key, []), after.get(key))
+                        if c is not None
+                    ]
                     matching = [c for c in candidates if self.typed(key, c) == row.typed]
                     assert matching, (
                         f"{mode}: the mirror holds a state of {key} upstream never had: {diff(row.typed, [self.typed(key, c) for c in candidates])}"

@@ -70,3 +70,30 @@ def test_a_rejected_event_deleted_by_an_intent_is_deleted(engine: Engine) -> Non
     machine.replay_intent(pick=5, kind="delete")
     machine.settle()
     machine.teardown()
+
+
+def test_a_pass_may_read_an_event_between_two_silent_changes(engine: Engine) -> None:
+    """silent-changes (deep run): two upstream changes to event 1021 during one full pass, the pass
+    reading it between them; the mirror holds that middle state until the next pass, which the
+    oracle must know of (it keeps every state seen while syncd read)."""
+    machine = machine_for("silent-changes", engine)()
+    machine.build(seed=1596)
+    machine.notes(notes="n" * 2100, pick=187350)
+    machine.edit_event_type(name="相談 30分", pick=510511)
+    machine.sync_full_while_deleted(pick=4449)
+    machine.sync_full_interrupted(page=3)
+    machine.reschedule(days=50, minutes=90, pick=53194)
+    machine.reschedule(days=-12, minutes=45, pick=1586)
+    machine.sync_full()
+    machine.sync_full_while_deleted(pick=762)
+    machine.sync_incremental()
+    machine.notes(notes="call back", pick=999999)
+    machine.sync_incremental()
+    machine.invite(pick=54784, who=2)
+    machine.sync_full()
+    machine.delete(pick=12728)
+    machine.notes(notes='«ünïcødé» \\ "q" 📅', pick=4309)
+    machine.sync_full()
+    machine.sync_full_while_deleted(pick=246)
+    machine.settle()
+    machine.teardown()
