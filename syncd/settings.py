@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Most requests per second syncd sends to the API (retries included); 0 = no limit.",
     )
+    api_rate_burst: float = Field(
+        default=60.0,
+        ge=1,
+        description="Requests that may go at once before api_rate_limit_per_s applies (the token bucket's size).",
+    )
     api_page_concurrency: int = Field(
         default=4, ge=1, le=32, description="Pages of one list fetched at once when the page count is known."
     )
@@ -293,6 +298,7 @@ class Settings(BaseSettings):
         options: dict[str, Any] = {
             "paths": self.api_paths,
             "rate_limit_per_s": self.api_rate_limit_per_s,
+            "rate_burst": self.api_rate_burst,
             "page_concurrency": self.api_page_concurrency,
             **overrides,
         }

@@ -29,10 +29,11 @@ from syncd.api.paging import (
     iter_pages_concurrent,
 )
 from syncd.api.query import build_query_string, encode_query
-from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
+from syncd.api.ratelimit import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
 
 __all__ = [
     "DEFAULT_PAGE_CONCURRENCY",
+    "DEFAULT_RATE_BURST",
     "DEFAULT_RATE_LIMIT_PER_S",
     "DEFAULT_USER_AGENT",
     "ENDPOINTS",

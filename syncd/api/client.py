@@ -58,7 +58,7 @@ from syncd.api.paging import (
     check_concurrency,
 )
 from syncd.api.query import encode_query
-from syncd.api.ratelimit import DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
+from syncd.api.ratelimit import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT_PER_S, RequestRateLimit
 from syncd.retry import Backoff, parse_retry_after
 
 log = structlog.get_logger(__name__)
@@ -111,11 +111,13 @@ class ApiClient:
         user_agent: str = DEFAULT_USER_AGENT,
         on_response: OnResponse | None = None,
         rate_limit_per_s: float | RequestRateLimit | None = DEFAULT_RATE_LIMIT_PER_S,
+        rate_burst: float = DEFAULT_RATE_BURST,
         page_concurrency: int = DEFAULT_PAGE_CONCURRENCY,
         unreachable_budget_s: float | None = None,
     ) -> None:
         """`rate_limit_per_s`: requests a second for every call of this client (None: no limit); pass a
-        `RequestRateLimit` to share one bucket between clients of the same account.
+        `RequestRateLimit` to share one bucket between clients of the same account. `rate_burst`: the
+        bucket's size, requests that may go at once before the rate applies (ignored with a bucket given).
         `page_concurrency`: how many pages `paging.iter_pages_concurrent` reads at once by default.
         `on_response` is called from page-fetch threads too, so it must be thread-safe.
         `unreachable_budget_s`: for one-shot commands (see the module docstring); None, for the
@@ -131,7 +133,7 @@ class ApiClient:
         self.rate_limit: RequestRateLimit | None = (
             rate_limit_per_s
             if rate_limit_per_s is None or isinstance(rate_limit_per_s, RequestRateLimit)
-            else RequestRateLimit(rate_limit_per_s)
+            else RequestRateLimit(rate_limit_per_s, burst=rate_burst)
         )
         self.endpoints: Mapping[str, Endpoint] = resolve_paths(paths)
         self.base_url = base_url.rstrip("/")

@@ -12,10 +12,15 @@ import time
 from collections.abc import Callable
 
 DEFAULT_RATE_LIMIT_PER_S = 5.0
+# A sync with nothing changed (one page of each list, a few calls per event type) fits in one burst and
+# waits for no token; over any minute the client sends at most burst + 60 x rate (360 at 5/s, 1.2x the
+# sustained rate), and a long first sync settles to the sustained rate after its first 60 requests.
+DEFAULT_RATE_BURST = 60.0
 
 
 class RequestRateLimit:
-    """At most `per_s` requests a second on average, in bursts of at most `burst` (default: one second's worth).
+    """At most `per_s` requests a second on average, in bursts of at most `burst` (default here: one
+    second's worth; `ApiClient` and the settings default to `DEFAULT_RATE_BURST`).
 
     Thread-safe and first come, first served: each caller reserves the next slot under the lock
     (the bucket may go into debt) and sleeps outside it, so waiting threads never block each other.

@@ -42,6 +42,23 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.log_level == "info"
 
 
+def test_the_client_gets_the_rate_limit_and_its_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.api import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT_PER_S
+
+    settings = load_settings()
+    assert (settings.api_rate_limit_per_s, settings.api_rate_burst) == (
+        DEFAULT_RATE_LIMIT_PER_S,
+        DEFAULT_RATE_BURST,
+    )
+    monkeypatch.setenv("SYNCD_API_RATE_BURST", "12")
+    with load_settings().api_client(api_key="k") as client:
+        assert client.rate_limit is not None
+        assert (client.rate_limit.per_s, client.rate_limit.burst) == (DEFAULT_RATE_LIMIT_PER_S, 12)
+    monkeypatch.setenv("SYNCD_API_RATE_BURST", "0.5")
+    with pytest.raises(SettingsError, match="api_rate_burst"):
+        load_settings()
+
+
 def test_xdg_data_home_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert load_settings().data_dir == tmp_path / "xdg" / "syncd"

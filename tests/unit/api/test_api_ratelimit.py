@@ -9,7 +9,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from syncd.api import DEFAULT_RATE_LIMIT_PER_S, ApiClient, RequestRateLimit
+from syncd.api import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT_PER_S, ApiClient, RequestRateLimit
 from tests.unit.api.mock_api import BASE_URL, CANARY_KEY, Recorder, sequence
 
 pytestmark = pytest.mark.unit
@@ -133,6 +133,10 @@ def test_the_default_client_is_limited_and_none_turns_it_off() -> None:
     with ApiClient(BASE_URL, CANARY_KEY) as client:
         assert client.rate_limit is not None
         assert client.rate_limit.per_s == DEFAULT_RATE_LIMIT_PER_S
+        assert client.rate_limit.burst == DEFAULT_RATE_BURST
+    with ApiClient(BASE_URL, CANARY_KEY, rate_burst=3) as client:
+        assert client.rate_limit is not None
+        assert client.rate_limit.burst == 3
     with ApiClient(BASE_URL, CANARY_KEY, rate_limit_per_s=2.5) as client:
         assert client.rate_limit is not None
         assert client.rate_limit.per_s == 2.5
@@ -140,3 +144,19 @@ def test_the_default_client_is_limited_and_none_turns_it_off() -> None:
         assert client.rate_limit is None
     with pytest.raises(ValueError, match="rate limit must be > 0"):
         ApiClient(BASE_URL, CANARY_KEY, rate_limit_per_s=0)
+
+
+def test_the_default_bucket_lets_a_sync_with_nothing_changed_through_and_stays_polite_over_a_minute() -> None:
+    """The defaults: a no-change sync (25 requests on the benchmark's account, one page of each list)
+    waits for nothing, and a client that sends as fast as it may never exceeds burst + 60 x rate
+    requests in any minute (1.2x the sustained rate at the defaults)."""
+    clock = FakeClock()
+    limit = _limit(DEFAULT_RATE_LIMIT_PER_S, clock, burst=DEFAULT_RATE_BURST)
+    assert [limit.acquire() for _ in range(25)] == [0.0] * 25
+    sent = [clock()] * 25
+    while clock() < 100.0 + 300:  # five minutes of a client that never stops asking
+        clock.advance(limit.acquire())
+        sent.append(clock())
+    most = max(sum(1 for t in sent if start <= t < start + 60) for start in sent)
+    assert most <= DEFAULT_RATE_BURST + 60 * DEFAULT_RATE_LIMIT_PER_S
+    assert most / (60 * DEFAULT_RATE_LIMIT_PER_S) <= 1.2 + 1e-9
