@@ -225,7 +225,16 @@ def _opt(value: float | None, fmt: str = "{:.1f}") -> str:
 def side_by_side(main: dict[str, Any]) -> list[tuple[str, ...]]:
     """syncd | dlt | COPY anchor, for the first sync and the no-change sync: text rows, header first."""
     rows: list[tuple[str, ...]] = [
-        ("phase", "tool", "wall s", "client CPU s", "PostgreSQL CPU s", "requests", "JSON served")
+        (
+            "phase",
+            "tool",
+            "wall s",
+            "client CPU s",
+            "PostgreSQL CPU s",
+            "peak RSS MB",
+            "requests",
+            "JSON served",
+        )
     ]
     dlt = main.get("dlt")
     anchor = main.get("anchor")
@@ -233,7 +242,7 @@ def side_by_side(main: dict[str, Any]) -> list[tuple[str, ...]]:
 
     def tool(phase_name: str, name: str, p: dict[str, Any] | None) -> None:
         if p is None:
-            rows.append((phase_name, name, "not run", "", "", "", ""))
+            rows.append((phase_name, name, "not run", "", "", "", "", ""))
             return
         rows.append(
             (
@@ -242,6 +251,7 @@ def side_by_side(main: dict[str, Any]) -> list[tuple[str, ...]]:
                 f"{p['wall_s']:.2f}",
                 f"{_cpu(p):.1f}",
                 _opt(p.get("server_cpu_s")),
+                f"{p['peak_rss_mb']:.0f}",
                 str(p["requests"]),
                 _mb(p["json_bytes"]) if "json_bytes" in p else "-",
             )
@@ -250,15 +260,16 @@ def side_by_side(main: dict[str, Any]) -> list[tuple[str, ...]]:
     tool("first sync", "syncd", main["first_sync"])
     tool("first sync", dlt_name, dlt["first"] if dlt else None)
     if anchor is None:
-        rows.append(("first sync", "COPY anchor", "not run", "", "", "", ""))
+        rows.append(("first sync", "COPY anchor", "not run", "", "", "", "", ""))
     else:
         rows.append(
             (
                 "first sync",
                 f"COPY anchor ({anchor['objects']:,} objects)",
                 f"{anchor['wall_s']:.2f}",
-                f"{anchor['cpu_s']:.1f}",
+                f"{anchor['cpu_s']:.2f}",
                 _opt(anchor.get("server_cpu_s")),
+                f"{anchor['process']['peak_rss_mb']:.0f}",
                 "-",
                 _mb(anchor["json_bytes"]) + " (file)",
             )

@@ -44,6 +44,7 @@ def results(**main: Any) -> dict[str, Any]:
             "wall_s": 5.0,
             "cpu_s": 0.2,
             "server_cpu_s": 4.0,
+            "process": {"wall_s": 6.0, "cpu_s": 1.5, "peak_rss_mb": 80.0},
         },
         "rate_limit": v.rate_limit_summary([phase(1.0), phase(1.0)], [phase(1.2), phase(1.2)]),
         "default_limit_first_sync": phase(48.0, requests=225),
@@ -137,6 +138,7 @@ def test_side_by_side_names_each_tool_and_what_was_not_run() -> None:
         ("no-change", "dlt"),
     ]
     assert table[2][2] == "50.00"
+    assert table[3][5] == "80"  # the copying process's peak RSS
     main["first_sync"]["server_cpu_s"] = None
     del main["dlt"]
     table = v.side_by_side(main)
