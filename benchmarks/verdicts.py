@@ -125,7 +125,7 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             row(
                 f"first sync vs COPY anchor, {n}",
-                f"x{x:.1f} the COPY (syncd {first['wall_s']:.1f} s, COPY {anchor['wall_s']:.1f} s"
+                f"x{x:.2f} the COPY (syncd {first['wall_s']:.1f} s, COPY {anchor['wall_s']:.1f} s"
                 f" of {_mb(anchor['json_bytes'])})",
                 f"<= x{FIRST_VS_ANCHOR:g}",
                 x <= FIRST_VS_ANCHOR,
