@@ -481,6 +481,15 @@ def render(results: dict[str, Any]) -> str:
             f"{storage['after_first_sync_bytes'] / 1e6:,.1f} MB after the first sync (pg_database_size); "
             f"the API served {storage['json_served_bytes'] / 1e6:,.1f} MB of JSON in it"
         )
+        others = [
+            f"{what} {main[key]['database_bytes'] / 1e6:,.1f} MB"
+            for what, key in (("dlt's", "dlt"), ("the COPY anchor's", "anchor"))
+            if key in main
+        ]
+        if others:
+            lines.append(
+                f"whole databases for comparison (each includes an empty one's size): {', '.join(others)}"
+            )
     profile = main.get("profile")
     if profile:
         lines += ["", f"profile of an in-process first sync ({profile['wall_s']:.1f} s under cProfile):"]
