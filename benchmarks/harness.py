@@ -208,6 +208,7 @@ class ScratchServer:
     admin_url: URL
     embedded: EmbeddedServer | None
     created: list[str]
+    _postmaster: int | None = None  # 0: looked for, not found
 
     def conninfo(self, database: str | None = None) -> str:
         url = self.admin_url if database is None else self.admin_url.set(database=database)
@@ -228,6 +229,40 @@ class ScratchServer:
             row = conn.execute("SHOW server_version").fetchone()
             assert row is not None
             return str(row[0])
+
+    def database_size(self, database: str) -> int:
+        """`pg_database_size` in bytes (the files of its relations; no WAL)."""
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            row = conn.execute("SELECT pg_database_size(%s)", (database,)).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    def postmaster_pid(self) -> int | None:
+        """The server's postmaster, when it runs on this machine and /proc shows it; else None.
+
+        Found as the parent of our own backend (`pg_backend_pid()`), and believed only if both
+        processes are PostgreSQL's: a remote server's backend pid means nothing here.
+        """
+        if self._postmaster is None:
+            with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+                row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                assert row is not None
+                backend = int(row[0])
+                try:
+                    parent = int(_proc_stat(backend)[1])
+                    names = {_proc_comm(backend), _proc_comm(parent)}
+                except (OSError, ValueError, IndexError):
+                    self._postmaster = 0
+                else:
+                    self._postmaster = parent if names <= {"postgres", "postmaster"} else 0
+        return self._postmaster or None
+
+    def cpu_s(self) -> float | None:
+        """CPU the whole server has used so far (user + system): the postmaster with every child
+        it has reaped (exited backends, autovacuum workers) and every child alive now. None when the
+        server is not local (see `postmaster_pid`). Differences of two readings are the figure."""
+        pid = self.postmaster_pid()
+        return None if pid is None else process_tree_cpu_s(pid)
 
     def drop_created(self) -> None:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
@@ -258,6 +293,37 @@ def scratch_server(database_url: str | None, work_dir: Path) -> Iterator[Scratch
         finally:
             stop_embedded(embedded, delete=True)  # as root its data is under /var/lib/syncd
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [state, ppid, ...]."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _proc_comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """utime + stime + cutime + cstime of `pid` and of each of its live children, in seconds.
+
+    The children are read first: one that exits and is reaped in between is counted twice, never
+    missed (a few milliseconds at worst, the CPU of a backend's last moment).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or entry.name == str(pid):
+            continue
+        try:
+            fields = _proc_stat(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if fields[1] == str(pid):
+            total += sum(int(f) for f in fields[11:15])
+    fields = _proc_stat(pid)
+    total += sum(int(f) for f in fields[11:15])
+    return total / ticks
 
 
 def columns(rows: list[tuple[str, ...]]) -> list[str]:

@@ -40,6 +40,7 @@ class Call:
     query: str
     status: int  # 0 when the connection was dropped: no status reached the client
     at: datetime
+    bytes: int = 0  # the answer's body as sent (0 when dropped): what the API served
 
 
 def _utc_now() -> datetime:
@@ -119,8 +120,8 @@ class Sandbox:
         if not (req.path == API_PREFIX or req.path.startswith(API_PREFIX + "/")):
             return error_reply(404, f"no route for {req.method} {req.path}")
         reply = self._handle_api(req)
-        status = 0 if reply.drop else reply.status
-        self.calls.append(Call(req.method, req.path, req.query, status, self._clock()))
+        status, size = (0, 0) if reply.drop else (reply.status, len(reply.body))
+        self.calls.append(Call(req.method, req.path, req.query, status, self._clock(), size))
         if len(self.calls) > MAX_CALLS:
             del self.calls[: MAX_CALLS // 2]
         return replace(reply, delay_s=self.faults.latency_s) if self.faults.latency_s else reply

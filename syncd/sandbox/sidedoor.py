@@ -60,6 +60,7 @@ class SideDoor:
                     "query": c.query,
                     "status": c.status,
                     "at": c.at.isoformat(),
+                    "bytes": c.bytes,
                 }
                 for c in list(self.sb.calls)
             ]

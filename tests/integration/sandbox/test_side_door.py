@@ -153,8 +153,11 @@ def test_side_door_faults_and_calls(
         assert api.get(f"{API}/user/current").status_code >= 500, "a fault set through the door had no effect"
     finally:
         admin.put("/_sandbox/faults", json={"error_rate": 0.0}).raise_for_status()
-    assert api.get(f"{API}/user/current").status_code == 200
+    answer = api.get(f"{API}/user/current")
+    assert answer.status_code == 200
     calls = json_of(admin.get("/_sandbox/calls"), "side-door call log")
     assert [(c["method"], c["path"]) for c in calls] == [("GET", f"{API}/user/current")] * 2, calls
     assert [c["status"] for c in calls][-1] == 200
+    # The body's size as sent: what `make bench` adds up as the JSON the API served.
+    assert calls[-1]["bytes"] == len(answer.content) > 0, calls[-1]
     assert sb.calls[-1].status == 200
