@@ -3,7 +3,8 @@
     python -m benchmarks.storage [--events 20000] [--seed 1] [--database-url URL] [--source DIR] [--json FILE]
 
 Starts `syncd sandbox` with the given account, creates a scratch database on the server given
-(default: an embedded server in a temporary data dir), migrates it, records `pg_database_size`, runs
+(default: an embedded server in a temporary data dir), migrates it (`syncd db upgrade` of the
+checkout that syncs), records `pg_database_size`, runs
 `syncd sync` (client rate limit off) and records the size again, the size of every table (with its
 indexes and TOAST), the requests and the bytes of JSON the API served (each request the sync made,
 asked again after it: the sandbox is deterministic and nothing changes in between).
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +34,6 @@ import httpx
 import psycopg
 
 from benchmarks.harness import REPO, ScratchServer, run_timed, sandbox_process, scratch_server
-from syncd.db import migrate
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -128,19 +129,7 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
         timeout_s=120,
     ) as sandbox:
         url = server.create_database(name)
-        engine = server.engine(url)
-        try:
-            migrate.upgrade(engine)
-        finally:
-            engine.dispose()
-        conninfo = server.conninfo(name)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute("CHECKPOINT")
-            before = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-        assert before is not None
-        _wait_no_backends(server, name)
-        postmaster = _postmaster_pid(server)
-        reaped_before = _proc_cpu(postmaster, children=True) if postmaster else None
+        source = Path(args.source).resolve() if args.source else REPO
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
         env.update(
             SYNCD_API_URL=sandbox.base_url,
@@ -150,9 +139,22 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
             SYNCD_LOG_FORMAT="json",
             SYNCD_API_RATE_LIMIT_PER_S="0",
         )
-        source = Path(args.source).resolve() if args.source else REPO
         if args.source:
             env["PYTHONPATH"] = str(source)
+        # Migrated by the same checkout that syncs (its own migrations, its own head).
+        migrated = subprocess.run(  # our own command, no shell
+            [sys.executable, "-m", "syncd", "db", "upgrade"], env=env, cwd=source, capture_output=True
+        )
+        if migrated.returncode != 0:
+            raise SystemExit(f"db upgrade failed: {migrated.stderr.decode(errors='replace')}")
+        conninfo = server.conninfo(name)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+            before = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        assert before is not None
+        _wait_no_backends(server, name)
+        postmaster = _postmaster_pid(server)
+        reaped_before = _proc_cpu(postmaster, children=True) if postmaster else None
         sandbox.clear_calls()
         with BackendSampler(server.conninfo(), name) as sampler:
             child = run_timed(
@@ -184,11 +186,13 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
                 for r in conn.execute(SIZES).fetchall()
             ]
             events = conn.execute("SELECT count(*) FROM simplymeet.events").fetchone()
+            revision = conn.execute("SELECT version_num FROM syncd.alembic_version").fetchone()
         growth = int(after[0]) - int(before[0])
         return {
             "events": args.events,
             "mirrored_events": events[0] if events else None,
             "source": str(source),
+            "schema_revision": revision[0] if revision else None,
             "server": server.server_version(),
             "embedded": server.embedded is not None,
             "requests": len(calls),
