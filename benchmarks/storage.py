@@ -12,7 +12,8 @@ asked again after it: the sandbox is deterministic and nothing changes in betwee
 PostgreSQL's CPU: every backend of the scratch database is sampled from /proc while the sync runs
 (user + system seconds, by backend type); on the embedded server the postmaster's reaped-children
 time (cutime + cstime) is exact as well. `--source DIR` runs the sync from another checkout of syncd
-(`python -m syncd` with DIR first on sys.path), to compare two versions on the same server.
+(`python -m syncd` with DIR first on sys.path; DIR/syncd/migrations must exist, a link to
+DIR/migrations will do), to compare two versions on the same server.
 Sizes, rows and bytes are deterministic; CPU seconds vary with the machine's load.
 """
 
@@ -141,7 +142,20 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
         )
         if args.source:
             env["PYTHONPATH"] = str(source)
-        # Migrated by the same checkout that syncs (its own migrations, its own head).
+        # Migrated by the same checkout that syncs (its own migrations, its own head). This tree's
+        # editable install maps `syncd.migrations` here: another checkout must hold its own.
+        where = subprocess.run(
+            [sys.executable, "-c", "from syncd.db import migrate; print(migrate._script_location())"],
+            env=env,
+            cwd=source,
+            capture_output=True,
+            text=True,
+        )
+        if not Path(where.stdout.strip()).resolve().is_relative_to(source):
+            raise SystemExit(
+                f"{source}: its syncd.migrations resolves to {where.stdout.strip() or where.stderr}; "
+                f"link it: ln -s ../migrations {source}/syncd/migrations"
+            )
         migrated = subprocess.run(  # our own command, no shell
             [sys.executable, "-m", "syncd", "db", "upgrade"], env=env, cwd=source, capture_output=True
         )
