@@ -1,6 +1,6 @@
 """`docs/dbt/sources.yml`, rendered from the MetaData: the mirror as a dbt source.
 
-Every table of schema `simplymeet` with its description, and every column with its type and the
+Every table (and view declared as one: `event_history`) of schema `simplymeet` with its description, and every column with its type and the
 description its comment gives (the same text as docs/schema.md); `not_null` on primary key columns,
 `unique` too when the key is one column. A test keeps the committed file equal to this rendering;
 `make dbt-sources` writes it. The YAML is written here (a handful of shapes; a string that is not a
@@ -17,7 +17,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
 from syncd.db import models  # noqa: F401  # registers every table on the MetaData
-from syncd.db.schema import MIRROR_SCHEMA, metadata
+from syncd.db.schema import MIRROR_SCHEMA, metadata, views
 
 HEADER = (
     '# The SimplyMeet mirror kept by syncd, as a dbt source (docs/analytics.md, "dbt").\n'
@@ -52,7 +52,8 @@ def _table(table: Table) -> dict[str, Any]:
 
 def sources() -> dict[str, Any]:
     """The document as data (what a YAML parser reads back from `render()`)."""
-    tables = sorted((t for t in metadata.tables.values() if t.schema == MIRROR_SCHEMA), key=lambda t: t.name)
+    declared = [*metadata.tables.values(), *views.tables.values()]  # event_history is a view
+    tables = sorted((t for t in declared if t.schema == MIRROR_SCHEMA), key=lambda t: t.name)
     source = {
         "name": MIRROR_SCHEMA,
         "schema": MIRROR_SCHEMA,

@@ -1,10 +1,11 @@
 """The change feed: `syncd.changes` (every change applied to a top-level mirror row) and
 `simplymeet.event_history` (every version of every event, valid_from/valid_to).
 
-Both are written by PostgreSQL triggers on the mirror tables (migration 0006), in the transaction
+Both are written by PostgreSQL triggers on the mirror tables (migrations 0006, 0013), in the transaction
 that applied the change, whoever wrote it: a sync page, a replay's read-back, a deletion mark. So a
 reader never misses a change and never sees one that was rolled back; each trigger statement ends
-with `NOTIFY syncd_changes`. A no-op write (same `raw`, same `deleted_at`) records nothing.
+with `NOTIFY syncd_changes`. A no-op write (same `raw`, same `deleted_at`) records nothing. Both are
+views: each version of an event's JSON is stored once (see the tables below).
 
 Kinds are `<object>.<what>`: `created`, `updated`, `deleted` for every resource (an object that
 comes back after a deletion is `created` again), and for events also `cancelled`, `rescheduled`,
@@ -42,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from syncd.db.mirror_tables import MIRROR
-from syncd.db.schema import MIRROR_SCHEMA, STATE_SCHEMA, metadata
+from syncd.db.schema import MIRROR_SCHEMA, STATE_SCHEMA, metadata, views
 from syncd.resources import RESOURCES
 
 NOTIFY_CHANNEL = "syncd_changes"
@@ -99,92 +100,154 @@ def kinds_match(kinds: ColumnElement[Any], filters: Sequence[str] | None) -> Col
 
 
 # --- the tables -------------------------------------------------------------------------------------
+#
+# Each version of an event's JSON is stored once (migration 0013): a closed version in
+# `syncd.event_versions`, the open one in `simplymeet.events`; an event's change row names its
+# version. Users (and syncd's readers) query the views `syncd.changes` and `simplymeet.event_history`,
+# which have the columns the tables of the same names had before.
+
+_CHANGE_COLUMNS: tuple[tuple[str, Any, bool, str], ...] = (
+    (
+        "occurred_at",
+        DateTime(timezone=True),
+        False,
+        "When syncd applied it (the row's synced_at; deleted_at for a deletion).",
+    ),
+    ("resource", Text, False, "The mirror table: events, users, ..."),
+    ("object_id", Text, False, "The row's key; a composite key joined with '/'."),
+    ("kind", Text, False, "The most specific kind: event.cancelled, user.updated, ..."),
+    (
+        "kinds",
+        ARRAY(Text),
+        False,
+        "Every kind that applies, the generic one first ({event.updated,event.rescheduled}).",
+    ),
+    (
+        "fields",
+        JSONB,
+        True,
+        'Updates: {"apiField": {"old": ..., "new": ...}} over the top-level fields of raw.',
+    ),
+    (
+        "data",
+        JSONB,
+        True,
+        "The object as the API answered it after the change (a deletion: the last one known).",
+    ),
+    ("origin", Text, False, "Who applied it: 'sync', or 'replay:<intent ids>' for a write-back's read-back."),
+)
+
+
+def _change_columns(*, store: bool) -> list[Column[Any]]:
+    columns: list[Column[Any]] = [
+        Column("id", BigInteger, Identity(always=False), primary_key=True, comment="Feed order.")
+        if store
+        else Column("id", BigInteger, primary_key=True, comment="Feed order.")
+    ]
+    for name, type_, nullable, comment in _CHANGE_COLUMNS:
+        if store and name == "data":
+            comment = "The object as the API answered it after the change; NULL when version_id names it."
+        columns.append(Column(name, type_, nullable=nullable, comment=comment))
+    if store:
+        columns.append(
+            Column(
+                "version_id",
+                BigInteger,
+                comment="An event's change: the version (syncd.event_versions) whose raw is the object; "
+                "data is NULL then.",
+            )
+        )
+    return columns
+
+
+CHANGE_LOG = Table(
+    "change_log",
+    metadata,
+    *_change_columns(store=True),
+    schema=STATE_SCHEMA,
+    comment="The change feed's rows, the storage behind the view syncd.changes (query the view): an event's "
+    "change names its version (version_id) instead of copying the object.",
+)
+Index("ix_change_log_resource_object_id", CHANGE_LOG.c.resource, CHANGE_LOG.c.object_id, CHANGE_LOG.c.id)
 
 CHANGES = Table(
     "changes",
-    metadata,
-    Column("id", BigInteger, Identity(always=False), primary_key=True, comment="Feed order."),
-    Column(
-        "occurred_at",
-        DateTime(timezone=True),
-        nullable=False,
-        comment="When syncd applied it (the row's synced_at; deleted_at for a deletion).",
-    ),
-    Column("resource", Text, nullable=False, comment="The mirror table: events, users, ..."),
-    Column("object_id", Text, nullable=False, comment="The row's key; a composite key joined with '/'."),
-    Column(
-        "kind", Text, nullable=False, comment="The most specific kind: event.cancelled, user.updated, ..."
-    ),
-    Column(
-        "kinds",
-        ARRAY(Text),
-        nullable=False,
-        comment="Every kind that applies, the generic one first ({event.updated,event.rescheduled}).",
-    ),
-    Column(
-        "fields",
-        JSONB,
-        comment='Updates: {"apiField": {"old": ..., "new": ...}} over the top-level fields of raw.',
-    ),
-    Column(
-        "data",
-        JSONB,
-        comment="The object as the API answered it after the change (a deletion: the last one known).",
-    ),
-    Column(
-        "origin",
-        Text,
-        nullable=False,
-        comment="Who applied it: 'sync', or 'replay:<intent ids>' for a write-back's read-back.",
-    ),
+    views,
+    *_change_columns(store=False),
     schema=STATE_SCHEMA,
     comment="The change feed: every change applied to a top-level mirror row, written by triggers in the "
     "same transaction (announced with NOTIFY syncd_changes).",
 )
-Index("ix_changes_resource_object_id", CHANGES.c.resource, CHANGES.c.object_id, CHANGES.c.id)
 
 
-def _history_columns() -> list[Column[Any]]:
+def _history_columns(*, store: bool) -> list[Column[Any]]:
     events = MIRROR["events"].top
     skip = {"content_hash", "first_synced_at", "synced_at", "deleted_at", "nested_only"}
-    return [
-        Column(c.name, c.type, nullable=c.name != "id" and c.nullable, comment=c.comment)
-        for c in events.columns
-        if c.name not in skip
+    columns: list[Column[Any]] = [
+        Column(
+            "version_id",
+            BigInteger,
+            Identity(always=False),
+            primary_key=True,
+            comment="This version's own id.",
+        )
+        if store
+        else Column("version_id", BigInteger, primary_key=True, comment="This version's own id.")
     ]
+    for c in events.columns:
+        if c.name in skip:
+            continue
+        comment = c.comment
+        if store and c.name == "raw":
+            comment = "The object exactly as the API answered it; NULL for the open version (see simplymeet.events)."
+        columns.append(
+            Column(c.name, c.type, nullable=c.name != "id" and (c.nullable or store), comment=comment)
+        )
+    columns += [
+        Column(
+            "valid_from",
+            DateTime(timezone=True),
+            nullable=False,
+            comment="From when this version was true: the API's updatedAt when it is later than the previous "
+            "version's start and not in the future, else when syncd saw the change.",
+        ),
+        Column(
+            "valid_to",
+            DateTime(timezone=True),
+            comment="Until when (exclusive): the next version's valid_from, or when the event was found "
+            "deleted; NULL for the current version.",
+        ),
+        Column(
+            "recorded_at", DateTime(timezone=True), nullable=False, comment="When syncd wrote this version."
+        ),
+    ]
+    return columns
 
+
+EVENT_VERSIONS = Table(
+    "event_versions",
+    metadata,
+    *_history_columns(store=True),
+    schema=STATE_SCHEMA,
+    comment="Every version of every event, the storage behind the view simplymeet.event_history (query the "
+    "view). A closed version holds the event as it was; the open one (valid_to NULL, raw NULL) takes its "
+    "columns from simplymeet.events.",
+)
+Index("ix_event_versions_id_valid_from", EVENT_VERSIONS.c.id, EVENT_VERSIONS.c.valid_from)
+Index(
+    "ix_event_versions_current",
+    EVENT_VERSIONS.c.id,
+    unique=True,
+    postgresql_where=EVENT_VERSIONS.c.valid_to.is_(None),
+)
 
 EVENT_HISTORY = Table(
     "event_history",
-    metadata,
-    Column(
-        "version_id", BigInteger, Identity(always=False), primary_key=True, comment="This version's own id."
-    ),
-    *_history_columns(),
-    Column(
-        "valid_from",
-        DateTime(timezone=True),
-        nullable=False,
-        comment="From when this version was true: the API's updatedAt when it is later than the previous "
-        "version's start and not in the future, else when syncd saw the change.",
-    ),
-    Column(
-        "valid_to",
-        DateTime(timezone=True),
-        comment="Until when (exclusive): the next version's valid_from, or when the event was found "
-        "deleted; NULL for the current version.",
-    ),
-    Column("recorded_at", DateTime(timezone=True), nullable=False, comment="When syncd wrote this version."),
+    views,
+    *_history_columns(store=False),
     schema=MIRROR_SCHEMA,
     comment="Every version of every event (a type 2 slowly changing dimension): the event as it was "
     "between valid_from and valid_to. As of a time T: valid_from <= T AND (valid_to IS NULL OR T < valid_to).",
-)
-Index("ix_event_history_id_valid_from", EVENT_HISTORY.c.id, EVENT_HISTORY.c.valid_from)
-Index(
-    "ix_event_history_current",
-    EVENT_HISTORY.c.id,
-    unique=True,
-    postgresql_where=EVENT_HISTORY.c.valid_to.is_(None),
 )
 
 
@@ -233,17 +296,17 @@ def read_changes(
     return [Change(**row._mapping) for row in rows]
 
 
-# Inserting into syncd.changes takes this lock (until commit) before the row gets its id. pg_locks shows
+# Inserting into the feed (syncd.change_log) takes this lock (until commit) before the row gets its id. pg_locks shows
 # every database of the server, and a database made from a template shares its tables' oids.
 _WRITERS = text(
     """
     SELECT count(*) FROM pg_locks
-    WHERE locktype = 'relation' AND relation = 'syncd.changes'::regclass
+    WHERE locktype = 'relation' AND relation = 'syncd.change_log'::regclass
       AND mode = 'RowExclusiveLock' AND granted AND pid <> pg_backend_pid()
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
     """
 )
-_LAST_ALLOCATED = text("SELECT pg_sequence_last_value(pg_get_serial_sequence('syncd.changes', 'id'))")
+_LAST_ALLOCATED = text("SELECT pg_sequence_last_value(pg_get_serial_sequence('syncd.change_log', 'id'))")
 
 
 def read_settled(
@@ -347,9 +410,9 @@ def prune_changes(
     on; returns how many went (the caller commits and calls again until 0). The feed is written in
     time order, so the oldest rows sit at the start of the primary key: no index on occurred_at is
     needed, and a call reads at most `batch` rows."""
-    c = CHANGES.c
+    c = CHANGE_LOG.c
     oldest = select(c.id).order_by(c.id).limit(batch).scalar_subquery()
     doomed = [c.id.in_(oldest), c.occurred_at < older_than]
     if keep_after is not None:
         doomed.append(c.id <= keep_after)
-    return conn.execute(delete(CHANGES).where(*doomed)).rowcount or 0
+    return conn.execute(delete(CHANGE_LOG).where(*doomed)).rowcount or 0

@@ -25,3 +25,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# Views users query as tables (`simplymeet.event_history`, `syncd.changes`; migration 0013): declared
+# for syncd's own queries and the generated docs, outside `metadata` (views are not tables to alembic).
+views = MetaData(naming_convention=NAMING_CONVENTION)

@@ -9,7 +9,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
 from syncd.db import models  # noqa: F401  # registers every table on the MetaData
-from syncd.db.schema import BI_SCHEMA, MIRROR_SCHEMA, STATE_SCHEMA, metadata
+from syncd.db.schema import BI_SCHEMA, MIRROR_SCHEMA, STATE_SCHEMA, metadata, views
 
 _HEADER = """# The database schema
 
@@ -23,11 +23,12 @@ child tables keyed by the parent's key and `position` (the item's index); arrays
 link tables. Every top-level table also has `raw` (the object exactly as received),
 `content_hash`, `first_synced_at`, `synced_at`, `deleted_at` (NULL while the object exists
 upstream) and `nested_only` (seen only nested in other objects so far, see docs/mirror.md). Date-times are `timestamptz` (the instant exactly, whatever offset the API used).
-`event_history` is the exception: every version of every event, with the events' columns and
-`raw`, and `valid_from` / `valid_to` / `recorded_at` instead (see docs/change-feed.md).
+`event_history` is the exception, a view: every version of every event, with the events' columns
+and `raw`, and `valid_from` / `valid_to` / `recorded_at` instead (see docs/change-feed.md); its
+versions are stored in `syncd.event_versions`, the open one's columns in `events` itself.
 
-Schema `{state}` is syncd's own state (runs, cursors, intents, the change feed `changes`, webhook
-subscriptions and their deliveries).
+Schema `{state}` is syncd's own state (runs, cursors, intents, the change feed `changes` (a view
+over `change_log`), webhook subscriptions and their deliveries).
 
 Schema `{bi}` holds views for analysts over the mirror (bookings, weekly bookings, cancellation and
 no-show rates), documented in docs/analytics.md; docs/dbt/sources.yml describes the mirror for dbt.
@@ -45,9 +46,11 @@ def _escape(text: str) -> str:
 def render() -> str:
     parts = [_HEADER.format(mirror=MIRROR_SCHEMA, state=STATE_SCHEMA, bi=BI_SCHEMA)]
     for schema in (MIRROR_SCHEMA, STATE_SCHEMA):
-        tables = sorted((t for t in metadata.tables.values() if t.schema == schema), key=lambda t: t.name)
+        declared = [*metadata.tables.values(), *views.tables.values()]
+        tables = sorted((t for t in declared if t.schema == schema), key=lambda t: t.name)
         for table in tables:
-            parts.append(f"\n## `{schema}.{table.name}`\n")
+            view = " (a view)" if table.metadata is views else ""
+            parts.append(f"\n## `{schema}.{table.name}`{view}\n")
             if table.comment:
                 parts.append(f"\n{_escape(table.comment)}\n")
             key = [c.name for c in table.primary_key.columns]

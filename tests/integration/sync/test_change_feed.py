@@ -46,8 +46,10 @@ def test_every_resource_table_has_the_feed_triggers(engine: Engine) -> None:
         expected = f"{resource.object_name}\\000{','.join(resource.key)}\\000"
         assert found.get((resource.name, "changes_insert")) == expected, resource.name
         assert found.get((resource.name, "changes_update")) == expected, resource.name
-    assert ("events", "history_insert") in found
-    assert ("events", "history_update") in found
+    # Events: one function writes the versions and then the feed rows naming them (migration 0013);
+    # an outright DELETE keeps the open version's columns.
+    assert ("events", "history_delete") in found
+    assert ("events", "history_insert") not in found
 
 
 def test_first_sync_records_one_created_change_per_row_and_a_no_op_sync_none(
@@ -64,6 +66,15 @@ def test_first_sync_records_one_created_change_per_row_and_a_no_op_sync_none(
         newest = feed.last_change_id(conn)
         history = conn.execute(select(EVENT_HISTORY.c.id)).scalars().all()
     assert sorted(history) == sorted(sb.world.event_ids())  # one open version per event
+    with engine.connect() as conn:
+        # Each event's JSON is stored once, in simplymeet.events: not in its version, not in its change.
+        copies = conn.execute(
+            text(
+                "SELECT (SELECT count(raw) FROM syncd.event_versions), "
+                "(SELECT count(data) FROM syncd.change_log WHERE resource = 'events')"
+            )
+        ).one()
+    assert tuple(copies) == (0, 0)
 
     assert run().ok  # nothing changed upstream
     assert run(full=True).ok
@@ -257,3 +268,131 @@ def test_pruning_removes_old_changes_only(sb: Sandbox, engine: Engine, run: Run,
         left = conn.execute(select(CHANGES.c.occurred_at)).scalars().all()
     assert removed == len(total) - 1
     assert left == [clock.now]
+
+
+def test_every_version_of_a_changed_event_is_stored_once_and_recoverable(
+    sb: Sandbox, engine: Engine, run: Run, clock: Clock
+) -> None:
+    """Each version's JSON lives in one place (migration 0013): the open one in simplymeet.events, the
+    closed ones in syncd.event_versions; the views give every version back exactly, and the feed
+    carries each one as the API served it."""
+    event_id = active_event(sb)
+    served: list[Any] = []  # the event as the API served it, version by version
+    stored: list[str] = []  # and as the mirror held it then, in PostgreSQL's own text
+    moments: list[dt.datetime] = []
+
+    def keep() -> None:
+        served.append(sb.world.event_dto(event_id))
+        with engine.connect() as conn:
+            stored.append(
+                conn.execute(
+                    text("SELECT raw::text FROM simplymeet.events WHERE id = :id"), {"id": event_id}
+                ).scalar_one()
+            )
+        moments.append(clock.now)
+
+    assert run().ok
+    keep()
+    clock.advance(hours=2)
+    sb.world.set_event_field(event_id, "notes", "bring the contract")
+    assert run("events").ok
+    keep()
+    clock.advance(hours=2)
+    sb.world.set_event_field(event_id, "scheduledAt", clock.now + dt.timedelta(days=3))
+    assert run("events").ok
+    keep()
+
+    def history() -> list[Any]:
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT version_id, raw, raw::text AS text, notes, scheduled_at, valid_to "
+                    "FROM simplymeet.event_history WHERE id = :id ORDER BY valid_from"
+                ),
+                {"id": event_id},
+            ).all()
+
+    versions = history()
+    assert [v.raw for v in versions] == served
+    assert [v.text for v in versions] == stored
+    assert [v.notes for v in versions] == [dto["notes"] for dto in served]
+    assert [v.scheduled_at for v in versions] == [parse_timestamp(dto["scheduledAt"]) for dto in served]
+    with engine.connect() as conn:
+        # Stored once: the closed versions whole, the open one a skeleton (its JSON is the events row's).
+        kept = (
+            conn.execute(
+                text("SELECT raw IS NOT NULL FROM syncd.event_versions WHERE id = :id ORDER BY valid_from"),
+                {"id": event_id},
+            )
+            .scalars()
+            .all()
+        )
+        assert kept == [True, True, False]
+        # As of a time T inside each version, the event as it was then.
+        for moment, dto in zip(moments, served, strict=True):
+            as_of = (
+                conn.execute(
+                    text(
+                        "SELECT raw FROM simplymeet.event_history WHERE id = :id AND valid_from <= :t "
+                        "AND (valid_to IS NULL OR :t < valid_to)"
+                    ),
+                    {"id": event_id, "t": moment + dt.timedelta(minutes=30)},
+                )
+                .scalars()
+                .all()
+            )
+            assert as_of == [dto]
+
+    clock.advance(hours=2)
+    sb.world.remove_event(event_id)
+    assert run("events", full=True).ok
+    versions = history()
+    assert [v.text for v in versions] == stored  # the last one closed, filled from the events row
+    assert all(v.valid_to is not None for v in versions)
+
+    found = changes(engine, resource="events", object_id=str(event_id))
+    assert [c.kind for c in found] == [
+        "event.created",
+        "event.notes_changed",
+        "event.rescheduled",
+        "event.deleted",
+    ]
+    assert [c.data for c in found] == [*served, served[-1]]
+    with engine.connect() as conn:
+        # What a user's SQL on syncd.changes reads, in PostgreSQL's text, and how it is stored.
+        rows = conn.execute(
+            text(
+                "SELECT c.data::text, l.data IS NULL AS referenced, l.version_id FROM syncd.changes c "
+                "JOIN syncd.change_log l USING (id) WHERE c.resource = 'events' AND c.object_id = :id "
+                "ORDER BY c.id"
+            ),
+            {"id": str(event_id)},
+        ).all()
+    assert [r.data for r in rows] == [*stored, stored[-1]]
+    assert all(r.referenced for r in rows)
+    assert [r.version_id for r in rows] == [*(v.version_id for v in versions), versions[-1].version_id]
+
+
+def test_an_event_row_deleted_outright_keeps_its_open_version(sb: Sandbox, engine: Engine, run: Run) -> None:
+    """syncd only marks deletions, but a hand-made DELETE must not lose the version held by the row."""
+    assert run().ok
+    event_id = active_event(sb)
+    with engine.begin() as conn:
+        before = conn.execute(
+            text("SELECT raw, notes FROM simplymeet.event_history WHERE id = :id"), {"id": event_id}
+        ).one()
+        conn.execute(text("DELETE FROM simplymeet.events WHERE id = :id"), {"id": event_id})
+    with engine.connect() as conn:
+        after = conn.execute(
+            text("SELECT raw, notes, valid_to FROM simplymeet.event_history WHERE id = :id"), {"id": event_id}
+        ).one()
+        created = (
+            conn.execute(
+                text("SELECT data FROM syncd.changes WHERE resource = 'events' AND object_id = :id"),
+                {"id": str(event_id)},
+            )
+            .scalars()
+            .all()
+        )
+    assert (after.raw, after.notes, after.valid_to) == (before.raw, before.notes, None)
+    assert created == [before.raw]

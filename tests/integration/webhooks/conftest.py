@@ -67,7 +67,7 @@ def add_change_in(
     return int(
         conn.execute(
             text(
-                "INSERT INTO syncd.changes (occurred_at, resource, object_id, kind, kinds, fields, data, origin) "
+                "INSERT INTO syncd.change_log (occurred_at, resource, object_id, kind, kinds, fields, data, origin) "
                 "VALUES (now(), :resource, :object_id, :kind, :kinds, NULL, CAST(:data AS jsonb), 'sync') "
                 "RETURNING id"
             ),
