@@ -40,6 +40,8 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
+    bindparam,
     case,
     delete,
     literal_column,
@@ -150,13 +152,16 @@ def _key_of(resource: Resource, obj: Any, scope: Mapping[str, Any] | None) -> tu
             values.append(scope[column])
             continue
         name, kind = _KEY_FIELDS[resource.name][column]
-        value = convert(kind, obj.get(name), f"{resource.name}.{name}")
+        value = obj.get(name)
+        if type(value) is not int or kind not in _INT_KEYS:  # an int id is its own key, as convert says
+            value = convert(kind, value, f"{resource.name}.{name}")
         if value is None:
             raise MappingError(f"{resource.name}.{name}: missing (part of the primary key)")
         values.append(value)
     return tuple(values)
 
 
+_INT_KEYS = (Kind.ID, Kind.INT)
 _KEY_FIELDS: dict[str, dict[str, tuple[str, Kind]]] = {
     resource.name: {
         snake(spec.name): (spec.name, spec.kind)
@@ -340,8 +345,11 @@ class _Writer:
         table = MIRROR[resource.name].top
         key_columns = [table.c[k] for k in resource.key]
         wanted = [c.key for c in candidates]
+        # One key column: one array parameter (`= ANY`), not a bind per key that SQLAlchemy renders
+        # and psycopg parses again for every page.
         match = (
-            key_columns[0].in_([k[0] for k in wanted])
+            key_columns[0]
+            == any_(bindparam("keys", [k[0] for k in wanted], type_=ARRAY(key_columns[0].type)))
             if len(key_columns) == 1
             else tuple_(*key_columns).in_(wanted)
         )
