@@ -124,11 +124,17 @@ class _Candidate:
 
 
 def _candidate(
-    resource: Resource, raw: Any, key: tuple[Any, ...], scope: Mapping[str, Any] | None, zone: tzinfo
+    resource: Resource,
+    raw: Any,
+    key: tuple[Any, ...],
+    scope: Mapping[str, Any] | None,
+    zone: tzinfo,
+    text: bytes | None = None,
 ) -> _Candidate:
     """An object mapped and digested by its typed form: the same instant written with another
-    offset, or a nested copy of another object that changed, is not a change of this object."""
-    text = canonical_json_bytes(raw)
+    offset, or a nested copy of another object that changed, is not a change of this object.
+    `text`: its canonical JSON, when the caller already made it."""
+    text = canonical_json_bytes(raw) if text is None else text
     dto = DTOS.get(resource.dto)
     if dto is None:  # free-form (integrations): what it says is all of it
         return _Candidate(raw, key, scope, text, digest(text, scope), None)
@@ -309,10 +315,12 @@ class _Writer:
         for name in ("organizations", "users", "event_types"):
             if name in refs and name != resource.name:
                 ref_resource = RESOURCES[name]
-                fresh = [
-                    _candidate(ref_resource, raw, key, None, self.zone) for key, raw in refs[name].items()
-                ]
-                fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.copy_digest]
+                # A copy already written as it is in this run is skipped before it is mapped.
+                fresh = []
+                for key, raw in refs[name].items():
+                    text = canonical_json_bytes(raw)
+                    if self.written_refs.get((name, key)) != digest(text):  # its `copy_digest`
+                        fresh.append(_candidate(ref_resource, raw, key, None, self.zone, text))
                 self.write(RESOURCES[name], fresh, [], nested=True)
                 self.written_refs.update({(name, c.key): c.copy_digest for c in fresh})
         written = self._upsert(resource, rows, row_keys, absent_keys, children, nested=nested)
