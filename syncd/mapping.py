@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -199,6 +199,26 @@ def state_digest(
     """A digest of what an object says, not of how the API wrote it: its typed row and child rows (an
     instant is the same whatever offset wrote it; a reference is its id, so a nested copy of another
     object that changed does not change this one), and its undocumented top-level fields as sent."""
+    documented = _documented(dto.name)
+    state = {
+        "row": mapped.row,
+        "children": mapped.children,
+        "extra": {name: value for name, value in raw.items() if name not in documented},
+    }
+    # orjson hands exactly the values `_plain` changes (date-times, dates, times: passed through;
+    # Decimal: not native) to `_plain`, and writes every other value itself as it did after `_plain`
+    # left it alone: the bytes of `state_digest_reference`, without a Python call per value.
+    return digest(orjson.dumps(state, option=_STATE_OPTIONS, default=_plain), scope)
+
+
+_STATE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def state_digest_reference(
+    mapped: Mapped, raw: Mapping[str, Any], dto: Dto, scope: Mapping[str, Any] | None = None
+) -> str:
+    """`state_digest` spelled out value by value: the definition the fast one is tested against
+    (stored `content_hash` values were written by this form, and must stay equal)."""
     state = {
         "row": {name: _plain(value) for name, value in mapped.row.items()},
         "children": {
@@ -245,6 +265,9 @@ def parent_key_columns(parent_table: str, parent_key: tuple[str, ...]) -> tuple[
     return tuple(renamed)
 
 
+_parent_key_columns = cache(parent_key_columns)  # per (table, key): map_object asks for every object
+
+
 # --- compiled plans -------------------------------------------------------------------------------
 #
 # Walking a DTO declaration per value (isinstance on the spec, snake(), the kind's converter) cost
@@ -272,10 +295,15 @@ class _ChildPlan:
     own_key: str  # how the item's grandchildren name its position
 
 
+# What `_fill` does for one plan, as one generated function: (obj, path, out, row, zone) -> None.
+_Fill = Callable[[Mapping[str, Any], str, "Mapped", dict[str, Any], tzinfo], None]
+
+
 @dataclass(frozen=True)
 class _Plan:
     ops: tuple[_Op, ...]
     children: tuple[_ChildPlan, ...]
+    fill: _Fill  # `_fill` over `ops`, generated from them (`_compile_fill`)
 
 
 def _ops(dto: Dto, prefix: str) -> tuple[_Op, ...]:
@@ -305,7 +333,8 @@ def _plan(table: str, dto_name: str) -> _Plan:
             children.append(_ChildPlan(spec.name, child, spec.dto, link, None, own_key))
         else:
             children.append(_ChildPlan(spec.name, child, spec.dto, None, _plan(child, spec.dto), own_key))
-    return _Plan(_ops(dto, ""), tuple(children))
+    ops = _ops(dto, "")
+    return _Plan(ops, tuple(children), _compile_fill(ops, f"{table}_{dto_name}"))
 
 
 def _fill(
@@ -352,6 +381,96 @@ def _ref_id(value: Any, where: str, out: Mapped, dto_name: str) -> int | None:
     return ref_id  # type: ignore[no-any-return]
 
 
+# --- generated fills --------------------------------------------------------------------------------
+#
+# `_fill` walks the ops tuple for every object: a loop step, a tuple unpack and a tag test per field.
+# `_compile_fill` writes the same steps out once per plan as straight-line Python (a field's name,
+# column and kind become constants), so an object costs only its own values. The generated function
+# does exactly what `_fill` does, in the same order, with the same errors (tests/unit/test_mapping_compiled.py
+# compares the two on generated objects); `_fill` stays the definition.
+
+_FILL_NAMESPACE: dict[str, Any] = {}  # filled below, once the helpers it names are defined
+
+
+def _compile_fill(ops: tuple[_Op, ...], name: str) -> _Fill:
+    lines = ["def fill(obj, path, out, row, zone):", "    refs_append = out.refs.append", "    g0 = obj.get"]
+    _fill_lines(ops, 0, "", lines)
+    namespace = dict(_FILL_NAMESPACE)
+    exec(compile("\n".join(lines), f"<syncd.mapping fill {name}>", "exec"), namespace)  # noqa: S102  # source built from the declaration only, every literal through repr()
+    fill: _Fill = namespace["fill"]
+    return fill
+
+
+def _fill_lines(ops: tuple[_Op, ...], depth: int, where: str, lines: list[str]) -> None:
+    """Source lines for `ops` read through `g<depth>`; `where` is the path suffix of this level."""
+    pad, get = "    ", f"g{depth}"
+    for op in ops:
+        tag, name = op[0], op[1]
+        here = repr(f"{where}.{name}")  # the path suffix errors name, after the runtime `path`
+        lines.append(f"{pad}v = {get}({name!r})")
+        if tag == _SCALAR:
+            _, _, column, as_is, kind = op
+            target = f"row[{column!r}]"
+            slow = f"convert(Kind.{kind.name}, v, path + {here}, zone)"
+            if as_is is not _NEVER:
+                lines += [
+                    f"{pad}if v is None or type(v) is {as_is.__name__}:",
+                    f"{pad}    {target} = v",
+                    f"{pad}else:",
+                    f"{pad}    {target} = {slow}",
+                ]
+            elif kind is Kind.TIMESTAMP:
+                # `convert` would call `_timestamp_text` for a str; on its error, `convert` raises it.
+                lines += [
+                    f"{pad}if v is None:",
+                    f"{pad}    {target} = None",
+                    f"{pad}elif type(v) is str:",
+                    f"{pad}    try:",
+                    f"{pad}        {target} = _timestamp_text(v, zone)",
+                    f"{pad}    except (TypeError, ValueError, InvalidOperation):",
+                    f"{pad}        {target} = {slow}",
+                    f"{pad}else:",
+                    f"{pad}    {target} = {slow}",
+                ]
+            else:
+                lines += [
+                    f"{pad}if v is None:",
+                    f"{pad}    {target} = None",
+                    f"{pad}else:",
+                    f"{pad}    {target} = {slow}",
+                ]
+        elif tag == _EMBEDDED:
+            inner = f"g{depth + 1}"
+            lines += [
+                f"{pad}if v is not None and not isinstance(v, dict):",
+                f"{pad}    raise MappingError(path + {here} + ': expected an object, got ' + type(v).__name__)",
+                f"{pad}{inner} = (v or {{}}).get",
+            ]
+            _fill_lines(op[2], depth + 1, f"{where}.{name}", lines)
+        else:
+            _, _, column, dto_name = op
+            target = f"row[{column!r}]"
+            lines += [
+                f"{pad}if v is None:",
+                f"{pad}    {target} = None",
+                f"{pad}elif type(v) is dict and type(v.get('id')) is int:",
+                f"{pad}    {target} = v['id']",
+                f"{pad}    refs_append(({dto_name!r}, v))",
+                f"{pad}else:",
+                f"{pad}    {target} = _ref_id(v, path + {here}, out, {dto_name!r})",
+            ]
+
+
+_FILL_NAMESPACE.update(
+    Kind=Kind,
+    MappingError=MappingError,
+    InvalidOperation=InvalidOperation,
+    convert=convert,
+    _timestamp_text=_timestamp_text,
+    _ref_id=_ref_id,
+)
+
+
 def _children(
     plan: _Plan,
     obj: Mapping[str, Any],
@@ -359,6 +478,7 @@ def _children(
     out: Mapped,
     key_values: dict[str, Any],
     zone: tzinfo,
+    compiled: bool,
 ) -> None:
     for child in plan.children:
         value = obj.get(child.field)
@@ -388,10 +508,14 @@ def _children(
                 continue
             assert child.plan is not None
             item_path = f"{path}.{child.field}[{position}]"
-            _fill(child.plan.ops, item, item_path, out, row, zone)
+            if compiled:
+                child.plan.fill(item, item_path, out, row, zone)
+            else:
+                _fill(child.plan.ops, item, item_path, out, row, zone)
             rows.append(row)
             if child.plan.children:
-                _children(child.plan, item, item_path, out, {**key_values, child.own_key: position}, zone)
+                key = {**key_values, child.own_key: position}
+                _children(child.plan, item, item_path, out, key, zone, compiled)
 
 
 def map_object(
@@ -406,17 +530,36 @@ def map_object(
 
     A documented field the object does not carry maps to NULL (a direct read: absent means null).
     `Y-m-d H:i:s` date-times are read in `zone`, the account's (`api_timezone`)."""
+    return _map(table, dto, obj, key, scope, zone, compiled=True)
+
+
+def _map(
+    table: str,
+    dto: Dto,
+    obj: Any,
+    key: tuple[str, ...],
+    scope: Mapping[str, Any] | None,
+    zone: Zone,
+    *,
+    compiled: bool,
+) -> Mapped:
+    """`map_object`; `compiled=False` walks the ops with `_fill` (the definition the tests hold the
+    generated fills to)."""
     if not isinstance(obj, dict):
         raise MappingError(f"{table}: expected an object, got {type(obj).__name__}")
     zone = resolve_zone(zone)
     plan = _plan(table, dto.name)
     out = Mapped(row={})
-    _fill(plan.ops, obj, table, out, out.row, zone)
+    if compiled:
+        plan.fill(obj, table, out, out.row, zone)
+    else:
+        _fill(plan.ops, obj, table, out, out.row, zone)
     if scope:
         out.row.update(scope)
     for column in key:
         if out.row.get(column) is None:
             raise MappingError(f"{table}.{column}: missing (part of the primary key)")
-    parent_keys = parent_key_columns(table, key)
-    _children(plan, obj, table, out, {pk: out.row[k] for pk, k in zip(parent_keys, key, strict=True)}, zone)
+    parent_keys = _parent_key_columns(table, key)
+    key_values = {pk: out.row[k] for pk, k in zip(parent_keys, key, strict=True)}
+    _children(plan, obj, table, out, key_values, zone, compiled)
     return out

@@ -40,6 +40,8 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
+    bindparam,
     case,
     delete,
     literal_column,
@@ -122,11 +124,17 @@ class _Candidate:
 
 
 def _candidate(
-    resource: Resource, raw: Any, key: tuple[Any, ...], scope: Mapping[str, Any] | None, zone: tzinfo
+    resource: Resource,
+    raw: Any,
+    key: tuple[Any, ...],
+    scope: Mapping[str, Any] | None,
+    zone: tzinfo,
+    text: bytes | None = None,
 ) -> _Candidate:
     """An object mapped and digested by its typed form: the same instant written with another
-    offset, or a nested copy of another object that changed, is not a change of this object."""
-    text = canonical_json_bytes(raw)
+    offset, or a nested copy of another object that changed, is not a change of this object.
+    `text`: its canonical JSON, when the caller already made it."""
+    text = canonical_json_bytes(raw) if text is None else text
     dto = DTOS.get(resource.dto)
     if dto is None:  # free-form (integrations): what it says is all of it
         return _Candidate(raw, key, scope, text, digest(text, scope), None)
@@ -150,13 +158,16 @@ def _key_of(resource: Resource, obj: Any, scope: Mapping[str, Any] | None) -> tu
             values.append(scope[column])
             continue
         name, kind = _KEY_FIELDS[resource.name][column]
-        value = convert(kind, obj.get(name), f"{resource.name}.{name}")
+        value = obj.get(name)
+        if type(value) is not int or kind not in _INT_KEYS:  # an int id is its own key, as convert says
+            value = convert(kind, value, f"{resource.name}.{name}")
         if value is None:
             raise MappingError(f"{resource.name}.{name}: missing (part of the primary key)")
         values.append(value)
     return tuple(values)
 
 
+_INT_KEYS = (Kind.ID, Kind.INT)
 _KEY_FIELDS: dict[str, dict[str, tuple[str, Kind]]] = {
     resource.name: {
         snake(spec.name): (spec.name, spec.kind)
@@ -304,10 +315,12 @@ class _Writer:
         for name in ("organizations", "users", "event_types"):
             if name in refs and name != resource.name:
                 ref_resource = RESOURCES[name]
-                fresh = [
-                    _candidate(ref_resource, raw, key, None, self.zone) for key, raw in refs[name].items()
-                ]
-                fresh = [c for c in fresh if self.written_refs.get((name, c.key)) != c.copy_digest]
+                # A copy already written as it is in this run is skipped before it is mapped.
+                fresh = []
+                for key, raw in refs[name].items():
+                    text = canonical_json_bytes(raw)
+                    if self.written_refs.get((name, key)) != digest(text):  # its `copy_digest`
+                        fresh.append(_candidate(ref_resource, raw, key, None, self.zone, text))
                 self.write(RESOURCES[name], fresh, [], nested=True)
                 self.written_refs.update({(name, c.key): c.copy_digest for c in fresh})
         written = self._upsert(resource, rows, row_keys, absent_keys, children, nested=nested)
@@ -340,8 +353,11 @@ class _Writer:
         table = MIRROR[resource.name].top
         key_columns = [table.c[k] for k in resource.key]
         wanted = [c.key for c in candidates]
+        # One key column: one array parameter (`= ANY`), not a bind per key that SQLAlchemy renders
+        # and psycopg parses again for every page.
         match = (
-            key_columns[0].in_([k[0] for k in wanted])
+            key_columns[0]
+            == any_(bindparam("keys", [k[0] for k in wanted], type_=ARRAY(key_columns[0].type)))
             if len(key_columns) == 1
             else tuple_(*key_columns).in_(wanted)
         )

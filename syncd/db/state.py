@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -31,6 +32,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    any_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -444,7 +447,8 @@ def clear_rejected(conn: Connection, resource: str, keys: Iterable[Sequence[Any]
     result = conn.execute(
         delete(rejected_items).where(
             rejected_items.c.resource == resource,
-            rejected_items.c.key.in_(texts),
+            # One array parameter, not a bind per key rendered and parsed again for every page.
+            rejected_items.c.key == any_(bindparam("keys", texts, type_=ARRAY(Text))),
         )
     )
     return result.rowcount
