@@ -97,8 +97,9 @@ settings.register_profile(
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 DEEP_MINUTES = float(os.environ.get("SYNCD_DEEP_MINUTES", "0"))
 
-# Figures for the deep run's report: examples, steps, rules and invariant checks, per profile.
-FIGURES: dict[str, Counter[str]] = {}
+# Figures for the deep run's report: examples, steps, rules and invariant checks, per profile (printed
+# at the end of every run by conftest.py's terminal summary, with -s also after each profile's test).
+FIGURES = model.FIGURES
 
 
 def truncate_all(engine: Engine) -> None:
@@ -464,6 +465,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert row is None or not row.deleted or key not in after, (
                         f"{mode}: rejected {key} was marked deleted"
                     )
+                    figures["inv5 rejected: not deleted"] += 1
                 if row is None:
                     assert key not in self.held, f"{mode}: {key} vanished from the mirror"
                     assert not seen, f"{mode}: a change of {key}, which the mirror does not hold"
@@ -481,6 +483,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert matching, (
                         f"{mode}: the mirror holds a state of {key} upstream never had: {diff(row.typed, [self.typed(key, c) for c in candidates])}"
                     )
+                    figures["inv0 row is an upstream state"] += 1
                     new = matching[0]
                 # A direct read taking over a row nested copies wrote: a change only if it says more.
                 taken_over = key in self.nested and key not in self.held
@@ -510,6 +513,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert seen[0].kind == kinds[min(1, len(kinds) - 1)], (
                         f"{mode}: {key}: kind {seen[0].kind}, implied {kinds}"
                     )
+                    figures["inv3 moved: implied kinds, once"] += 1
                 else:
                     earlier = previous.get(key)
                     if earlier is not None and not taken_over:
@@ -519,6 +523,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert not seen, (
                         f"{mode}: {key} did not move, yet a change was recorded: {seen[0].kinds} {sorted(seen[0].fields or {})}"
                     )
+                    figures["inv2 unmoved: no write, no change"] += 1
                 self.held[key] = new
                 figures["objects checked"] += 1
             if converged:
@@ -533,8 +538,10 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                         assert row.typed == self.typed(key, after[key]), (
                             f"full: {key} differs from upstream: {diff(row.typed, [self.typed(key, after[key])])}"
                         )
+                        figures["inv1 full: live object equals upstream"] += 1
                     else:
                         assert row is None or row.deleted, f"full: {key} is gone upstream, live in the mirror"
+                        figures["inv1 full: gone object marked deleted"] += 1
                 figures["full syncs compared"] += 1
             self.check_history()
             self.rejected = rejected
@@ -573,10 +580,12 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 assert len(open_) == (0 if held is None else 1), f"event {key[1]}: {len(open_)} open versions"
                 if open_:
                     assert rows[-1].valid_to is None, f"event {key[1]}: the open version is not the last"
+                figures["inv4 history: one version per state, contiguous"] += 1
             figures["history checks"] += 1
 
         @invariant()
         def rejected_are_not_deleted(self) -> None:
+            figures["steps"] += 1  # invariants are checked after every step
             for key in self.rejected:
                 row = self.last_mirror.get(key)
                 assert row is None or not row.deleted or key not in model.upstream(self.sb)  # type: ignore[arg-type]
@@ -590,6 +599,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 if not self.rejected:
                     break
             assert not self.rejected, f"still rejected after 4 full syncs: {sorted(self.rejected)}"
+            figures["inv5 settled: nothing rejected, all current"] += 1
 
     SyncMachine.__name__ = f"SyncMachine_{profile_name.replace('-', '_')}"
     if HYPOTHESIS_PROFILE == "ci":
