@@ -13,7 +13,9 @@ mirror is compared with the model (stateful_model.py, which reads upstream from 
    moved to another upstream state: a sync after no upstream change writes and records nothing;
 3. each change the mirror takes carries exactly the kinds that the move implies, once;
 4. `event_history` holds one version per recorded state of each event, contiguous;
-5. an object rejected (malformed) is never marked deleted, and is current again once served well.
+5. an object rejected (malformed) is never marked deleted, and is current again once served well;
+6. a row only nested copies wrote keeps the fullest copy: while its object does not change upstream,
+   no value it holds is lost or replaced, and a copy that adds nothing records no change.
 
 `make test` runs a few derandomized examples per profile; `make test-deep` (HYPOTHESIS_PROFILE=deep,
 SYNCD_DEEP_MINUTES) keeps drawing new ones for as long as it is given. Failing sequences found are
@@ -184,6 +186,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.during: dict[model.Key, list[dict[str, Any]]] = {}  # upstream states seen mid-step
             self.rejected: set[model.Key] = set()
             self.nested: dict[model.Key, model.Typed] = {}  # rows only nested copies wrote, as they were
+            self.nested_upstream: dict[model.Key, dict[str, Any] | None] = {}  # their object upstream then
             self.options = SyncOptions(on_page=ON_PAGE, api_timezone=zone)
             figures["examples"] += 1
 
@@ -319,6 +322,20 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.tick()
             w.set_user_field(ids[pick % len(ids)], "fullName", name)
             figures["rule user edit"] += 1
+
+        @rule(
+            pick=st.integers(0, 10**6),
+            name=st.sampled_from(["phone", "address", "city", "domain"]),
+            value=st.sampled_from([None, None, "+33 1 23 45 67 89"]),
+        )
+        def set_user_optional_field(self, pick: int, name: str, value: str | None) -> None:
+            """A user clears (or fills) an optional field: cleared, it is null, or left out under
+            absent-optional, where a direct read must take it as null, not keep the stored value."""
+            w = self.world()
+            ids = sorted(w.users)
+            self.tick()
+            w.set_user_field(ids[pick % len(ids)], name, value)
+            figures["rule user optional field"] += 1
 
         @rule(pick=st.integers(0, 10**6), name=st.sampled_from(["Intro call", "Démo produit", "相談 30分"]))
         def edit_event_type(self, pick: int, name: str) -> None:
@@ -457,7 +474,9 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 if row is not None and row.nested_only:
                     # Only ever seen nested (its direct read rejected): partial copies merge in, each
                     # a change of what the mirror knows (test_api_variations.py proves that rule).
+                    self.check_nested_only(key, row, seen, after.get(key))
                     self.nested[key] = row.typed
+                    self.nested_upstream[key] = after.get(key)
                     continue
                 assert len(seen) <= 1, (
                     f"{mode}: {key} changed {len(seen)} times in one step: {[c.kinds for c in seen]}"
@@ -548,6 +567,25 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.check_history()
             self.rejected = rejected
             self.last_mirror = mirror
+
+        def check_nested_only(
+            self, key: model.Key, row: model.MirrorRow, seen: list[feed.Change], now: dict[str, Any] | None
+        ) -> None:
+            """A row only nested copies wrote keeps the fullest copy: while its object does not change
+            upstream, a value it holds is never lost nor replaced, and a copy that adds nothing is no
+            change (a thinner copy written over a fuller one would flip it at every sync)."""
+            earlier = self.nested.get(key)
+            if earlier is None or key not in self.nested_upstream or self.nested_upstream[key] != now:
+                return
+            for i, (was, is_) in enumerate(zip(earlier[0], row.typed[0], strict=True)):
+                assert was is None or was == is_, (
+                    f"nested-only {key}: column {i} was {was!r}, a copy made it {is_!r} (upstream unchanged)"
+                )
+            if row.typed == earlier:
+                assert not seen, (
+                    f"nested-only {key}: no new field, yet a change was recorded: {seen[0].kinds}"
+                )
+            figures["inv6 nested-only: fullest copy kept"] += 1
 
         def check_history(self) -> None:
             with engine.connect() as conn:
