@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,11 +17,26 @@ from syncd.resources import RESOURCES
 from syncd.sandbox import Sandbox
 from syncd.sync import SyncOptions, SyncSummary, sync
 from tests.helpers import Clock
+from tests.integration.sync.stateful_model import FIGURES
 
 API_KEY = "sync-it-key-5f0c2a91"
 BASE_URL = "http://sandbox"
 EVENTS = 250  # three pages of 100
 ANCHOR = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the stateful tests ran and checked (test_stateful.py), per profile and in all, with or without -s."""
+    if not FIGURES:
+        return
+    total: Counter[str] = Counter()
+    terminalreporter.section("stateful tests: examples, steps, rules, invariants checked")
+    for name, figures in FIGURES.items():
+        total.update(figures)
+        terminalreporter.write_line(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.items())))
+    terminalreporter.write_line(
+        f"all {len(FIGURES)} profiles: " + ", ".join(f"{k} {v}" for k, v in sorted(total.items()))
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,9 @@ from syncd.sandbox import Sandbox
 
 TRACKED = ("users", "event_types", "events")  # the resources the stateful tests change upstream
 META_COLUMNS = frozenset({"raw", "content_hash", "first_synced_at", "synced_at", "deleted_at", "nested_only"})
+
+# What the stateful tests did, per sandbox profile: examples, steps, rules run and invariants checked.
+FIGURES: dict[str, Counter[str]] = {}
 
 Key = tuple[str, int]  # (resource, id)
 Typed = tuple[Any, ...]  # an object's typed form: its row and every child table's rows, normalized

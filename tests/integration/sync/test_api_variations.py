@@ -104,6 +104,58 @@ def strip_nested(*fields: str, ref: str) -> Rewrite:
     return rewrite
 
 
+# --- absent fields in a direct read ----------------------------------------------------------------
+
+
+def leave_out_nulls(path: str, body: Any) -> Any:
+    """Every null field of a list item is left out (absent-optional), nested ones included."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    for item in items(body):
+        stripped = strip(item)
+        item.clear()
+        item.update(stripped)
+    return body
+
+
+def test_a_field_left_out_of_a_direct_read_is_null_not_the_value_stored_before(
+    sb: Sandbox, engine: Engine, run: Run, rewrites: list[Rewrite], clock: Clock
+) -> None:
+    """Notes cleared upstream, and the event read directly without its `notes`: the mirror holds
+    null (a direct read's absent field means null), records the change once, and then nothing."""
+    event_id = sb.world.event_ids()[2]
+    sb.world.set_event_field(event_id, "notes", "bring the contract")
+    rewrites.append(leave_out_nulls)
+    assert run("events").ok
+    events = MIRROR["events"].top
+    with engine.connect() as conn:
+        assert conn.execute(select(events.c.notes).where(events.c.id == event_id)).scalar_one() == (
+            "bring the contract"
+        )
+    start = last_change(engine)
+
+    clock.advance(minutes=1)
+    sb.world.set_event_field(event_id, "notes", None)
+    assert run("events", full=True).ok
+    with engine.connect() as conn:
+        notes, raw = conn.execute(select(events.c.notes, events.c.raw).where(events.c.id == event_id)).one()
+    assert notes is None
+    assert "notes" not in raw
+    [change] = changes_after(engine, start)
+    assert (change.object_id, change.kind) == (str(event_id), "event.notes_changed")
+
+    newest, versions = last_change(engine), row_versions(engine)
+    assert run("events", full=True).ok
+    assert changes_after(engine, newest) == []
+    assert row_versions(engine) == versions
+
+
 # --- nested copies ----------------------------------------------------------------------------------
 
 

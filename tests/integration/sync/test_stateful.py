@@ -13,7 +13,9 @@ mirror is compared with the model (stateful_model.py, which reads upstream from 
    moved to another upstream state: a sync after no upstream change writes and records nothing;
 3. each change the mirror takes carries exactly the kinds that the move implies, once;
 4. `event_history` holds one version per recorded state of each event, contiguous;
-5. an object rejected (malformed) is never marked deleted, and is current again once served well.
+5. an object rejected (malformed) is never marked deleted, and is current again once served well;
+6. a row only nested copies wrote keeps the fullest copy: while its object does not change upstream,
+   no value it holds is lost or replaced, and a copy that adds nothing records no change.
 
 `make test` runs a few derandomized examples per profile; `make test-deep` (HYPOTHESIS_PROFILE=deep,
 SYNCD_DEEP_MINUTES) keeps drawing new ones for as long as it is given. Failing sequences found are
@@ -84,7 +86,9 @@ settings.register_profile(
 )
 settings.register_profile(
     "deep",
-    max_examples=25,
+    # Per call: the test calls again until the profile's share of SYNCD_DEEP_MINUTES is spent, so the
+    # run lasts about DEEP_MINUTES (25 examples a call made 20 minutes last two hours and more).
+    max_examples=2,
     stateful_step_count=30,
     derandomize=False,
     # Shrinking 30-step sequences of syncs took tens of minutes: report what was found, as found.
@@ -97,8 +101,9 @@ settings.register_profile(
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 DEEP_MINUTES = float(os.environ.get("SYNCD_DEEP_MINUTES", "0"))
 
-# Figures for the deep run's report: examples, steps, rules and invariant checks, per profile.
-FIGURES: dict[str, Counter[str]] = {}
+# Figures for the deep run's report: examples, steps, rules and invariant checks, per profile (printed
+# at the end of every run by conftest.py's terminal summary, with -s also after each profile's test).
+FIGURES = model.FIGURES
 
 
 def truncate_all(engine: Engine) -> None:
@@ -181,6 +186,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.during: dict[model.Key, list[dict[str, Any]]] = {}  # upstream states seen mid-step
             self.rejected: set[model.Key] = set()
             self.nested: dict[model.Key, model.Typed] = {}  # rows only nested copies wrote, as they were
+            self.nested_upstream: dict[model.Key, dict[str, Any] | None] = {}  # their object upstream then
             self.options = SyncOptions(on_page=ON_PAGE, api_timezone=zone)
             figures["examples"] += 1
 
@@ -316,6 +322,20 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
             self.tick()
             w.set_user_field(ids[pick % len(ids)], "fullName", name)
             figures["rule user edit"] += 1
+
+        @rule(
+            pick=st.integers(0, 10**6),
+            name=st.sampled_from(["phone", "address", "city", "domain"]),
+            value=st.sampled_from([None, None, "+33 1 23 45 67 89"]),
+        )
+        def set_user_optional_field(self, pick: int, name: str, value: str | None) -> None:
+            """A user clears (or fills) an optional field: cleared, it is null, or left out under
+            absent-optional, where a direct read must take it as null, not keep the stored value."""
+            w = self.world()
+            ids = sorted(w.users)
+            self.tick()
+            w.set_user_field(ids[pick % len(ids)], name, value)
+            figures["rule user optional field"] += 1
 
         @rule(pick=st.integers(0, 10**6), name=st.sampled_from(["Intro call", "Démo produit", "相談 30分"]))
         def edit_event_type(self, pick: int, name: str) -> None:
@@ -454,7 +474,9 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 if row is not None and row.nested_only:
                     # Only ever seen nested (its direct read rejected): partial copies merge in, each
                     # a change of what the mirror knows (test_api_variations.py proves that rule).
+                    self.check_nested_only(key, row, seen, after.get(key))
                     self.nested[key] = row.typed
+                    self.nested_upstream[key] = after.get(key)
                     continue
                 assert len(seen) <= 1, (
                     f"{mode}: {key} changed {len(seen)} times in one step: {[c.kinds for c in seen]}"
@@ -464,6 +486,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert row is None or not row.deleted or key not in after, (
                         f"{mode}: rejected {key} was marked deleted"
                     )
+                    figures["inv5 rejected: not deleted"] += 1
                 if row is None:
                     assert key not in self.held, f"{mode}: {key} vanished from the mirror"
                     assert not seen, f"{mode}: a change of {key}, which the mirror does not hold"
@@ -481,6 +504,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert matching, (
                         f"{mode}: the mirror holds a state of {key} upstream never had: {diff(row.typed, [self.typed(key, c) for c in candidates])}"
                     )
+                    figures["inv0 row is an upstream state"] += 1
                     new = matching[0]
                 # A direct read taking over a row nested copies wrote: a change only if it says more.
                 taken_over = key in self.nested and key not in self.held
@@ -510,6 +534,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert seen[0].kind == kinds[min(1, len(kinds) - 1)], (
                         f"{mode}: {key}: kind {seen[0].kind}, implied {kinds}"
                     )
+                    figures["inv3 moved: implied kinds, once"] += 1
                 else:
                     earlier = previous.get(key)
                     if earlier is not None and not taken_over:
@@ -519,6 +544,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                     assert not seen, (
                         f"{mode}: {key} did not move, yet a change was recorded: {seen[0].kinds} {sorted(seen[0].fields or {})}"
                     )
+                    figures["inv2 unmoved: no write, no change"] += 1
                 self.held[key] = new
                 figures["objects checked"] += 1
             if converged:
@@ -533,12 +559,33 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                         assert row.typed == self.typed(key, after[key]), (
                             f"full: {key} differs from upstream: {diff(row.typed, [self.typed(key, after[key])])}"
                         )
+                        figures["inv1 full: live object equals upstream"] += 1
                     else:
                         assert row is None or row.deleted, f"full: {key} is gone upstream, live in the mirror"
+                        figures["inv1 full: gone object marked deleted"] += 1
                 figures["full syncs compared"] += 1
             self.check_history()
             self.rejected = rejected
             self.last_mirror = mirror
+
+        def check_nested_only(
+            self, key: model.Key, row: model.MirrorRow, seen: list[feed.Change], now: dict[str, Any] | None
+        ) -> None:
+            """A row only nested copies wrote keeps the fullest copy: while its object does not change
+            upstream, a value it holds is never lost nor replaced, and a copy that adds nothing is no
+            change (a thinner copy written over a fuller one would flip it at every sync)."""
+            earlier = self.nested.get(key)
+            if earlier is None or key not in self.nested_upstream or self.nested_upstream[key] != now:
+                return
+            for i, (was, is_) in enumerate(zip(earlier[0], row.typed[0], strict=True)):
+                assert was is None or was == is_, (
+                    f"nested-only {key}: column {i} was {was!r}, a copy made it {is_!r} (upstream unchanged)"
+                )
+            if row.typed == earlier:
+                assert not seen, (
+                    f"nested-only {key}: no new field, yet a change was recorded: {seen[0].kinds}"
+                )
+            figures["inv6 nested-only: fullest copy kept"] += 1
 
         def check_history(self) -> None:
             with engine.connect() as conn:
@@ -573,10 +620,12 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 assert len(open_) == (0 if held is None else 1), f"event {key[1]}: {len(open_)} open versions"
                 if open_:
                     assert rows[-1].valid_to is None, f"event {key[1]}: the open version is not the last"
+                figures["inv4 history: one version per state, contiguous"] += 1
             figures["history checks"] += 1
 
         @invariant()
         def rejected_are_not_deleted(self) -> None:
+            figures["steps"] += 1  # invariants are checked after every step
             for key in self.rejected:
                 row = self.last_mirror.get(key)
                 assert row is None or not row.deleted or key not in model.upstream(self.sb)  # type: ignore[arg-type]
@@ -590,6 +639,7 @@ def machine_for(profile_name: str, engine: Engine) -> type[RuleBasedStateMachine
                 if not self.rejected:
                     break
             assert not self.rejected, f"still rejected after 4 full syncs: {sorted(self.rejected)}"
+            figures["inv5 settled: nothing rejected, all current"] += 1
 
     SyncMachine.__name__ = f"SyncMachine_{profile_name.replace('-', '_')}"
     if HYPOTHESIS_PROFILE == "ci":

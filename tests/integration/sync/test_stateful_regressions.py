@@ -97,3 +97,16 @@ def test_a_pass_may_read_an_event_between_two_silent_changes(engine: Engine) -> 
     machine.sync_full_while_deleted(pick=246)
     machine.settle()
     machine.teardown()
+
+
+def test_an_optional_field_cleared_upstream_is_null_under_absent_optional(engine: Engine) -> None:
+    """absent-optional (undoing a rule by hand, not found by the sampled examples): a user's phone
+    set, then cleared, is left out of the direct read; the mirror must hold null, not the old phone."""
+    machine = machine_for("absent-optional", engine)()
+    machine.build(seed=3)
+    machine.set_user_optional_field(pick=0, name="phone", value="+33 1 23 45 67 89")
+    machine.sync_full()
+    machine.set_user_optional_field(pick=0, name="phone", value=None)
+    machine.sync_full()
+    machine.settle()
+    machine.teardown()
