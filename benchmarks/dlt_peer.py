@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from benchmarks.harness import REPO, PhaseFailed, SandboxProcess, ScratchServer, run_timed
+from benchmarks.harness import REPO, PhaseFailed, SandboxProcess, ScratchServer, phase_figures, run_timed
 
 DATABASE = "syncd_bench_dlt"
 DATASET = "simplymeet"
@@ -105,22 +104,14 @@ class DltPeer:
         rows = self.rows()
         if rows != self.events:
             raise PhaseFailed(f"dlt {name}: {rows} rows in {DATASET}.events, the sandbox has {self.events}")
-        calls = self.sandbox.calls()
-        paths = Counter(call["path"].removeprefix("/panel/api") for call in calls)
-        return {
-            "wall_s": child.wall_s,
-            "peak_rss_mb": child.peak_rss_mb,
-            "cpu_user_s": child.cpu_user_s,
-            "cpu_system_s": child.cpu_system_s,
-            "server_cpu_s": None
-            if server_before is None or server_after is None
-            else server_after - server_before,
-            "sandbox_cpu_s": sandbox_cpu,
-            "requests": len(calls),
-            "json_bytes": sum(call.get("bytes", 0) for call in calls),
-            "requests_by_path": dict(paths.most_common()),
-            "events_rows": rows,
-        }
+        figures = phase_figures(
+            child,
+            self.sandbox.calls(),
+            server_before=server_before,
+            server_after=server_after,
+            sandbox_cpu_s=sandbox_cpu,
+        )
+        return {**figures, "events_rows": rows}
 
     def rows(self) -> int:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:

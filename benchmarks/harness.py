@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,35 @@ class ChildRun:
     peak_rss_mb: float
     cpu_user_s: float
     cpu_system_s: float
+
+
+def phase_figures(
+    child: ChildRun,
+    calls: list[dict[str, Any]],
+    *,
+    server_before: float | None,
+    server_after: float | None,
+    sandbox_cpu_s: float,
+) -> dict[str, Any]:
+    """What every timed child phase (a syncd sync, a dlt run) reports: its own wall time, peak RSS and
+    CPU (wait4); the server's whole CPU over the phase (backends, autovacuum, checkpointer; None when
+    the server is not local); the sandbox's CPU; and the sandbox's call log: requests, JSON bytes
+    served, requests by path."""
+    paths = Counter(call["path"].removeprefix("/panel/api") for call in calls)
+    return {
+        "wall_s": child.wall_s,
+        "peak_rss_mb": child.peak_rss_mb,
+        "cpu_user_s": child.cpu_user_s,
+        "cpu_system_s": child.cpu_system_s,
+        "server_cpu_s": None
+        if server_before is None or server_after is None
+        else server_after - server_before,
+        "sandbox_cpu_s": sandbox_cpu_s,
+        "requests": len(calls),
+        "requests_not_2xx": sum(1 for call in calls if not 200 <= call["status"] < 300),
+        "json_bytes": sum(call.get("bytes", 0) for call in calls),
+        "requests_by_path": dict(paths.most_common()),
+    }
 
 
 def run_timed(

@@ -28,7 +28,6 @@ import signal
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from benchmarks.harness import (
     SandboxProcess,
     ScratchServer,
     columns,
+    phase_figures,
     run_timed,
     sandbox_process,
     scratch_server,
@@ -312,24 +312,15 @@ class Bench:
         sandbox_cpu = sandbox.cpu_s() - cpu_before
         if child.returncode != 0:
             raise PhaseFailed(f"{name} sync exited {child.returncode} (see {log_dir / f'sync-{name}.log'})")
-        calls = sandbox.calls()
-        paths = Counter(call["path"].removeprefix("/panel/api") for call in calls)
-        return {
-            "wall_s": child.wall_s,
-            "peak_rss_mb": child.peak_rss_mb,
-            "cpu_user_s": child.cpu_user_s,
-            "cpu_system_s": child.cpu_system_s,
-            # The whole server's CPU over the phase (backends, autovacuum, checkpointer): None if not local.
-            "server_cpu_s": None
-            if server_before is None or server_after is None
-            else server_after - server_before,
-            "sandbox_cpu_s": sandbox_cpu,
-            "requests": len(calls),
-            "requests_not_2xx": sum(1 for call in calls if not 200 <= call["status"] < 300),
-            "json_bytes": sum(call.get("bytes", 0) for call in calls),
-            "event_list_requests": paths.get("/event/list", 0),
-            "requests_by_path": dict(paths.most_common()),
-        }
+        figures = phase_figures(
+            child,
+            sandbox.calls(),
+            server_before=server_before,
+            server_after=server_after,
+            sandbox_cpu_s=sandbox_cpu,
+        )
+        figures["event_list_requests"] = figures["requests_by_path"].get("/event/list", 0)
+        return figures
 
     def check_rows(self, engine: Any, events: int, what: str) -> None:
         rows = self.rows(engine)
