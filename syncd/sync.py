@@ -665,12 +665,21 @@ def _durable(conn: Connection) -> None:
     conn.exec_driver_sql("SET LOCAL synchronous_commit = on")
 
 
+# Pages prepared ahead of the writer. One was not enough: the preparing thread, done with the next page,
+# sat idle while the server finished writing the current one, and the writer's Python then ran alone.
+# A few pages ahead keep syncd's Python busy through the server's share (a page is ~1 MB of JSON and
+# its rows: a few MB each of peak RSS).
+PREPARE_AHEAD = 3
+
+
 def _prepare_ahead(
-    pages: Iterator[Page], prepare: Callable[[Page], Prepared]
+    pages: Iterator[Page], prepare: Callable[[Page], Prepared], depth: int = PREPARE_AHEAD
 ) -> Iterator[tuple[Page, Prepared]]:
-    """Each page with `prepare(page)`, computed one page ahead in a thread: the next page is read,
-    hashed and mapped while the database writes the current one (psycopg releases the GIL while it
-    waits on the server). Closing this generator waits for the page in hand, then stops."""
+    """Each page with `prepare(page)`, computed up to `depth` pages ahead in one thread, in order: the
+    next pages are read, hashed and mapped while the database writes the current one (psycopg releases
+    the GIL while it waits on the server). Closing this generator waits for the page in hand, then
+    stops; pages prepared but not yet taken are dropped (the cursor names the next page to store)."""
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     def step() -> tuple[Page, Prepared] | None:
@@ -678,13 +687,15 @@ def _prepare_ahead(
         return None if page is None else (page, prepare(page))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncd-prepare") as pool:
-        future = pool.submit(step)
+        # One worker runs the steps one after another, so pages keep their order.
+        queued = deque(pool.submit(step) for _ in range(max(1, depth)))
         try:
-            while (item := future.result()) is not None:
-                future = pool.submit(step)
+            while (item := queued.popleft().result()) is not None:
+                queued.append(pool.submit(step))
                 yield item
         finally:
-            future.cancel()  # when it is already running, leaving the pool waits for it
+            for future in queued:
+                future.cancel()  # when one is already running, leaving the pool waits for it
 
 
 def _concurrency(client: ApiClient) -> int:
