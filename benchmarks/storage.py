@@ -6,12 +6,11 @@ Starts `syncd sandbox` with the given account, creates a scratch database on the
 (default: an embedded server in a temporary data dir), migrates it (`syncd db upgrade` of the
 checkout that syncs), records `pg_database_size`, runs
 `syncd sync` (client rate limit off) and records the size again, the size of every table (with its
-indexes and TOAST), the requests and the bytes of JSON the API served (each request the sync made,
-asked again after it: the sandbox is deterministic and nothing changes in between).
+indexes and TOAST), the requests and the bytes of JSON the API served (the sandbox's call log: each answer's body size).
 
 PostgreSQL's CPU: every backend of the scratch database is sampled from /proc while the sync runs
-(user + system seconds, by backend type); on the embedded server the postmaster's reaped-children
-time (cutime + cstime) is exact as well. `--source DIR` runs the sync from another checkout of syncd
+(user + system seconds, by backend type); the whole server's CPU over the sync (the postmaster, its
+reaped and live children: `ScratchServer.cpu_s`, as `make bench` reads it) is exact as well. `--source DIR` runs the sync from another checkout of syncd
 (`python -m syncd` with DIR first on sys.path; DIR/syncd/migrations must exist, a link to
 DIR/migrations will do), to compare two versions on the same server.
 Sizes, rows and bytes are deterministic; CPU seconds vary with the machine's load.
@@ -31,22 +30,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
-from benchmarks.harness import REPO, ScratchServer, run_timed, sandbox_process, scratch_server
+from benchmarks.harness import REPO, ScratchServer, _proc_stat, run_timed, sandbox_process, scratch_server
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu(pid: int, *, children: bool = False) -> float | None:
+def _proc_cpu(pid: int) -> float | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _proc_stat(pid)
     except OSError:
         return None
-    own = int(fields[11]) + int(fields[12])
-    reaped = int(fields[13]) + int(fields[14]) if children else 0
-    return (own + reaped) / TICKS
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class BackendSampler:
@@ -87,12 +83,6 @@ class BackendSampler:
         for kind, cpu in self.last.values():
             totals[kind] = totals.get(kind, 0.0) + cpu
         return totals
-
-
-def _postmaster_pid(server: ScratchServer) -> int | None:
-    if server.embedded is None:
-        return None
-    return int((server.embedded.pgdata / "postmaster.pid").read_text().split()[0])
 
 
 def _wait_no_backends(server: ScratchServer, database: str, timeout_s: float = 30) -> None:
@@ -167,8 +157,7 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
             before = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         assert before is not None
         _wait_no_backends(server, name)
-        postmaster = _postmaster_pid(server)
-        reaped_before = _proc_cpu(postmaster, children=True) if postmaster else None
+        server_before = server.cpu_s()
         sandbox.clear_calls()
         with BackendSampler(server.conninfo(), name) as sampler:
             child = run_timed(
@@ -183,14 +172,11 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
             _wait_no_backends(server, name)
         if child.returncode != 0:
             raise SystemExit(f"the sync exited {child.returncode}: see {work / 'sync.log'}")
-        reaped_after = _proc_cpu(postmaster, children=True) if postmaster else None
+        server_after = server.cpu_s()
         calls = sandbox.calls()
-        served = 0
-        with httpx.Client(base_url=sandbox.base_url, headers={"X-API-KEY": api_key}, timeout=60) as http:
-            for call in calls:
-                if call["method"] == "GET":
-                    target = call["path"] + (f"?{call['query']}" if call["query"] else "")
-                    served += len(http.get(target).content)
+        served = sum(
+            call.get("bytes", 0) for call in calls
+        )  # the body of every answer, as the call log has it
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("CHECKPOINT")
             after = conn.execute("SELECT pg_database_size(current_database())").fetchone()
@@ -219,9 +205,9 @@ def measure(args: argparse.Namespace, server: ScratchServer, work: Path) -> dict
             "sync_wall_s": round(child.wall_s, 2),
             "sync_cpu_s": round(child.cpu_user_s + child.cpu_system_s, 2),
             "pg_backend_cpu_s_sampled": {k: round(v, 2) for k, v in sampler.by_type().items()},
-            "pg_reaped_cpu_s": (
-                round(reaped_after - reaped_before, 2)
-                if reaped_after is not None and reaped_before is not None
+            "pg_server_cpu_s": (
+                round(server_after - server_before, 2)
+                if server_after is not None and server_before is not None
                 else None
             ),
             "loadavg": os.getloadavg(),
